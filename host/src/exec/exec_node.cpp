@@ -1,0 +1,255 @@
+// Child side of a node instance. Runs the plugin, streams events to the
+// host on the original stdout, sends the plugin's own prints to the log
+// (stderr), and publishes the artifact: manifest written last, then the
+// staging directory renamed into the store.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <fcntl.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "exec/node_spec.h"
+#include "mstar/plugin.h"
+#include "plugins/catalog.h"
+
+namespace mstar {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_cancel{false};
+
+extern "C" void on_stop_signal(int) { g_cancel.store(true); }
+
+double now_seconds() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+// Event channel to the host: one JSON object per line, written with a single
+// write() so lines from one process never interleave.
+class Channel {
+ public:
+  explicit Channel(int fd) : fd_(fd) {}
+  void send(const Json& event) {
+    if (fd_ < 0) return;
+    std::string line = event.dump() + "\n";
+    const char* p = line.data();
+    size_t left = line.size();
+    while (left > 0) {
+      ssize_t n = ::write(fd_, p, left);
+      if (n <= 0) {  // host gone: keep working, the artifact still records everything
+        fd_ = -1;
+        return;
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+class ChildContext final : public NodeContext {
+ public:
+  ChildContext(const NodeSpecFile& spec, Channel& channel)
+      : spec_(spec), params_(spec.params), channel_(channel) {
+    for (const auto& [name, dir] : spec.inputs) {
+      fs::path root = dir;
+      // An output subdirectory has no manifest of its own: open the parent's.
+      while (!Artifact::is_complete(root) && root.has_parent_path() && root != root.parent_path())
+        root = root.parent_path();
+      Artifact a = Artifact::open(root);
+      inputs_.emplace(name, Artifact(dir, a.manifest()));
+    }
+    metrics_ = std::fopen((spec.staging / kMetricsFile).c_str(), "a");
+    if (!metrics_) throw_io("cannot open " + (spec.staging / kMetricsFile).string());
+    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    logger_ = std::make_shared<spdlog::logger>(spec.plugin, sink);
+    logger_->set_pattern("[%H:%M:%S.%e %n %l] %v");
+    logger_->flush_on(spdlog::level::info);
+  }
+  ~ChildContext() override {
+    if (metrics_) std::fclose(metrics_);
+  }
+
+  const Params& params() const override { return params_; }
+  const Artifact* input(std::string_view name) const override {
+    auto it = inputs_.find(std::string(name));
+    return it == inputs_.end() ? nullptr : &it->second;
+  }
+  std::vector<std::string> input_names() const override {
+    std::vector<std::string> names;
+    for (const auto& [n, _] : inputs_) names.push_back(n);
+    return names;
+  }
+  const fs::path& output_dir() const override { return spec_.staging; }
+  void log(int64_t step, std::string_view key, double value) override {
+    record({{"t", "m"}, {"step", step}, {"k", key}, {"v", value}, {"time", now_seconds()}});
+  }
+  void summary(std::string_view key, double value) override {
+    record({{"t", "s"}, {"k", key}, {"v", value}, {"time", now_seconds()}});
+  }
+  void annotate(std::string_view key, const Json& value) override { annotations_[std::string(key)] = value; }
+  spdlog::logger& logger() override { return *logger_; }
+  uint64_t seed() const override { return spec_.seed; }
+  int threads() const override { return spec_.threads; }
+  bool cancelled() const override { return g_cancel.load(); }
+  const fs::path& resume_dir() const override { return spec_.resume; }
+
+  const Json& annotations() const { return annotations_; }
+  void close_metrics() {
+    if (metrics_) std::fclose(metrics_);
+    metrics_ = nullptr;
+  }
+
+ private:
+  void record(const Json& event) {
+    const std::string line = event.dump() + "\n";
+    std::fwrite(line.data(), 1, line.size(), metrics_);
+    channel_.send(event);
+  }
+
+  const NodeSpecFile& spec_;
+  Params params_;
+  Channel& channel_;
+  std::map<std::string, Artifact> inputs_;
+  std::FILE* metrics_ = nullptr;
+  std::shared_ptr<spdlog::logger> logger_;
+  Json annotations_ = Json::object();
+};
+
+void publish(const NodeSpecFile& spec, const PluginInfo& info, const Json& annotations) {
+  Json inputs = Json::object();
+  for (const auto& [name, key] : spec.input_keys) inputs[name] = key;
+  Json outputs = Json::array();
+  for (const auto& o : info.outputs) outputs.push_back(o.name);
+  Json manifest = {{"key", spec.key},         {"plugin", spec.plugin},     {"plugin_version", spec.plugin_version},
+                   {"library", spec.library.string()}, {"params", spec.params}, {"inputs", inputs},
+                   {"seed", spec.seed},        {"created", now_seconds()}, {"outputs", outputs}};
+  for (const auto& [k, v] : annotations.items()) manifest[k] = v;
+  write_file_atomic(spec.staging / kManifestFile, manifest.dump(2));
+  fs::create_directories(spec.final_dir.parent_path());
+  std::error_code ec;
+  fs::rename(spec.staging, spec.final_dir, ec);
+  if (ec) {
+    // Another host finished the same key first: same key, same content.
+    if (Artifact::is_complete(spec.final_dir)) {
+      fs::remove_all(spec.staging, ec);
+      return;
+    }
+    throw_io("cannot publish " + spec.staging.string() + " as " + spec.final_dir.string() + ": " + ec.message());
+  }
+  fs::remove_all(spec.resume, ec);
+}
+
+}  // namespace
+
+Json NodeSpecFile::to_json() const {
+  Json in = Json::object(), keys = Json::object();
+  for (const auto& [k, v] : inputs) in[k] = v.string();
+  for (const auto& [k, v] : input_keys) keys[k] = v;
+  return {{"key", key},       {"plugin", plugin},         {"plugin_version", plugin_version},
+          {"library", library.string()}, {"params", params}, {"inputs", in}, {"input_keys", keys},
+          {"staging", staging.string()}, {"final", final_dir.string()}, {"resume", resume.string()},
+          {"seed", seed},     {"threads", threads}};
+}
+
+NodeSpecFile NodeSpecFile::from_json(const Json& j) {
+  NodeSpecFile s;
+  s.key = j.at("key");
+  s.plugin = j.at("plugin");
+  s.plugin_version = j.value("plugin_version", "");
+  s.library = j.at("library").get<std::string>();
+  s.params = j.value("params", Json::object());
+  // Bound to names: items() of a temporary would dangle inside the loop.
+  const Json inputs = j.value("inputs", Json::object());
+  const Json input_keys = j.value("input_keys", Json::object());
+  for (const auto& [k, v] : inputs.items()) s.inputs[k] = v.get<std::string>();
+  for (const auto& [k, v] : input_keys.items()) s.input_keys[k] = v.get<std::string>();
+  s.staging = j.at("staging").get<std::string>();
+  s.final_dir = j.at("final").get<std::string>();
+  s.resume = j.value("resume", "");
+  s.seed = j.value("seed", uint64_t{0});
+  s.threads = j.value("threads", 1);
+  return s;
+}
+
+int exec_node_main(const fs::path& spec_file) {
+  // Die with the host: a SIGKILLed host must not leave orphans writing into
+  // the store while the next host resumes.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() == 1) return kExecCancelled;
+  std::signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+
+  // fd 1 is the host's event pipe; plugin prints go to the log with stderr.
+  Channel channel(::dup(STDOUT_FILENO));
+  ::dup2(STDERR_FILENO, STDOUT_FILENO);
+
+  auto fail = [&](int code, const std::string& category, const std::string& message) {
+    std::fprintf(stderr, "mstar exec-node: %s\n", message.c_str());
+    std::fflush(stderr);
+    channel.send({{"t", "error"}, {"category", category}, {"message", message}});
+    return code;
+  };
+
+  NodeSpecFile spec;
+  try {
+    spec = NodeSpecFile::from_json(Json::parse(read_file(spec_file)));
+  } catch (const std::exception& e) {
+    return fail(kExecBadInput, "bad_input", "cannot read node spec " + spec_file.string() + ": " + e.what());
+  }
+  std::shared_ptr<OpenedLibrary> library;
+  const PluginDescriptor* descriptor = nullptr;
+  PluginInfo info;
+  try {
+    descriptor = &open_plugin(spec.library, spec.plugin, library);
+    info = PluginInfo::from_json(Json::parse(descriptor->metadata_json));
+    std::error_code ec;
+    fs::remove_all(spec.staging, ec);
+    fs::create_directories(spec.staging);
+    if (!spec.resume.empty()) fs::create_directories(spec.resume);
+  } catch (const Error& e) {
+    return fail(e.is_bad_input() ? kExecBadInput : kExecFailed, std::string(to_string(e.category())), e.what());
+  } catch (const std::exception& e) {
+    return fail(kExecFailed, "io", e.what());
+  }
+
+  char message[4096] = {0};
+  int status = kRunFailed;
+  Json annotations;
+  try {
+    ChildContext ctx(spec, channel);
+    ctx.logger().info("running {} (key {}, seed {}, {} thread(s))", spec.plugin, spec.key.substr(0, 12), spec.seed,
+                      spec.threads);
+    status = descriptor->run(&ctx, message, sizeof message);
+    annotations = ctx.annotations();
+    ctx.close_metrics();
+  } catch (const std::exception& e) {
+    return fail(kExecFailed, "io", e.what());
+  }
+  switch (status) {
+    case kRunOk: break;
+    case kRunCancelled: return fail(kExecCancelled, "interrupted", message[0] ? message : "cancelled");
+    case kRunBadInput: return fail(kExecBadInput, "bad_input", message);
+    default: return fail(kExecFailed, "plugin_failure", message);
+  }
+  try {
+    publish(spec, info, annotations);
+  } catch (const std::exception& e) {
+    return fail(kExecFailed, "io", e.what());
+  }
+  channel.send({{"t", "done"}});
+  return kExecOk;
+}
+
+}  // namespace mstar

@@ -1,0 +1,94 @@
+#include "exec/plan.h"
+
+#include <set>
+
+#include "plugins/catalog.h"
+#include "util/hash.h"
+
+namespace mstar {
+
+namespace {
+
+std::string input_ref(const std::string& key, const std::string& output) {
+  return output.empty() ? key : key + "/" + output;
+}
+
+}  // namespace
+
+std::string node_cache_key(const std::string& plugin, const std::string& version, const Json& params,
+                           uint64_t seed, const std::map<std::string, std::string>& inputs) {
+  Json identity = {{"plugin", plugin}, {"version", version}, {"params", params}, {"seed", seed},
+                   {"inputs", inputs}, {"format", 1}};
+  return sha1_hex(identity.dump());
+}
+
+Plan make_plan(const PlanRequest& request, const PluginCatalog& catalog) {
+  config::Experiment exp = config::load_experiment(request.file, request.overrides);
+  if (!request.set_sweep.empty()) config::narrow_sweep(exp, request.set_sweep);
+
+  config::PluginLookup lookup = [&](const std::string& id) -> const PluginInfo* {
+    const LoadedPlugin* p = catalog.find(id);
+    return p ? &p->info : nullptr;
+  };
+  const std::vector<std::string> ids = catalog.ids();
+  config::validate_sweep_keys(exp, lookup, ids);
+
+  Plan plan;
+  plan.name = exp.name;
+  plan.sweep_id = exp.name;
+  plan.file = request.file;
+  plan.raw_config = exp.raw;
+
+  const std::vector<config::Trial> trials = config::expand_sweep(exp);
+  std::set<std::string> seen_trials;
+  for (const auto& trial : trials) {
+    config::Experiment texp = config::apply_assignment(exp, trial);
+    config::ResolvedGraph graph = config::resolve_graph(texp, lookup, ids);
+
+    PlannedTrial pt;
+    pt.assignment = trial.assignment;
+    pt.seed = trial.seed;
+    pt.label = config::trial_label(trial);
+    pt.config = Json::object();
+    std::map<std::string, std::string> key_of;
+    std::vector<NodeInstance> built;
+    for (const auto& node : graph.nodes) {
+      const LoadedPlugin& plugin = catalog.require(node.plugin);
+      NodeInstance inst;
+      inst.plugin = node.plugin;
+      inst.plugin_version = plugin.info.version;
+      inst.library = plugin.library;
+      inst.params = node.params;
+      inst.cpus = std::max(1, node.cpus);
+      inst.timeout_s = node.timeout_s;
+      inst.retries = node.retries;
+      inst.seed = static_cast<uint64_t>(node.effective_seed(trial.seed));
+      for (const auto& [name, ref] : node.inputs) {
+        const std::string& up = key_of.at(ref.node);
+        inst.inputs[name] = input_ref(up, ref.output);
+        inst.deps.push_back(up);
+      }
+      inst.key = node_cache_key(inst.plugin, inst.plugin_version, inst.params, inst.seed, inst.inputs);
+      key_of[node.name] = inst.key;
+      pt.nodes.emplace_back(node.name, inst.key);
+      pt.config[node.name] = {{"plugin", inst.plugin}, {"params", inst.params}, {"inputs", inst.inputs},
+                              {"seed", inst.seed},     {"key", inst.key}};
+      built.push_back(std::move(inst));
+    }
+    pt.id = sha1_hex(Json{{"name", exp.name}, {"nodes", pt.config}}.dump()).substr(0, 12);
+    // Two assignments that resolve to the same graph are one trial.
+    if (!seen_trials.insert(pt.id).second) continue;
+
+    const size_t index = plan.trials.size();
+    for (size_t i = 0; i < built.size(); ++i) {
+      const std::string key = built[i].key;
+      auto [it, inserted] = plan.instances.try_emplace(key, std::move(built[i]));
+      if (inserted) plan.order.push_back(it->first);
+      it->second.users.emplace_back(index, pt.nodes[i].first);
+    }
+    plan.trials.push_back(std::move(pt));
+  }
+  return plan;
+}
+
+}  // namespace mstar

@@ -1,0 +1,10 @@
+// Version of the plugin ABI. A plugin built against a different value is
+// refused by the loader before any of its node code runs.
+#pragma once
+
+#define MSTAR_PLUGIN_API_VERSION 1
+
+#define MSTAR_VERSION_MAJOR 0
+#define MSTAR_VERSION_MINOR 1
+#define MSTAR_VERSION_PATCH 0
+#define MSTAR_VERSION_STRING "0.1.0"

@@ -1,0 +1,35 @@
+// Compiled into every plugin library by mstar_add_plugin(): the one exported
+// hook the loader looks for. Not part of libmstar_core on purpose (see
+// detail::library_plugins in plugin.h).
+#include "mstar/plugin.h"
+
+namespace mstar::detail {
+
+std::vector<PluginDescriptor>& library_plugins() {
+  static std::vector<PluginDescriptor> plugins;
+  return plugins;
+}
+
+std::vector<std::string>& library_metadata() {
+  static std::vector<std::string> metadata;
+  return metadata;
+}
+
+}  // namespace mstar::detail
+
+extern "C" __attribute__((visibility("default"))) const mstar::LibraryDescriptor*
+mstar_plugin_library() {
+  using namespace mstar::detail;
+  static const mstar::LibraryDescriptor descriptor = [] {
+    auto& plugins = library_plugins();
+    auto& metadata = library_metadata();
+    // Registrars push metadata and descriptor in step; the pointers are
+    // stable from here on because nothing registers after load time.
+    for (std::size_t i = 0; i < plugins.size(); ++i) plugins[i].metadata_json = metadata[i].c_str();
+    return mstar::LibraryDescriptor{MSTAR_PLUGIN_API_VERSION,
+                                    static_cast<std::uint32_t>(sizeof(mstar::LibraryDescriptor)),
+                                    static_cast<std::uint32_t>(alignof(mstar::LibraryDescriptor)),
+                                    static_cast<std::uint32_t>(plugins.size()), plugins.data()};
+  }();
+  return &descriptor;
+}

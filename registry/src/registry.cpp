@@ -1,0 +1,173 @@
+// Opening the registry and the write side. Each write is one short
+// transaction through Impl::write (BEGIN IMMEDIATE, retried on busy).
+#include "mstar/registry/registry.h"
+
+#include <system_error>
+
+#include "impl.h"
+#include "values.h"
+
+namespace mstar::registry {
+
+namespace fs = std::filesystem;
+using detail::Statement;
+
+Registry::Registry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Registry::~Registry() = default;
+
+std::unique_ptr<Registry> Registry::open(const fs::path& db, OpenMode mode) {
+  try {
+    int flags = SQLITE_OPEN_READONLY;
+    if (mode == OpenMode::ReadOnly) {
+      if (!fs::exists(db)) {
+        throw Error(ErrorCategory::Io, fmt::format("registry database {} does not exist", db.string()));
+      }
+    } else {
+      flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+      std::error_code ec;
+      if (db.has_parent_path()) fs::create_directories(db.parent_path(), ec);
+      if (ec) {
+        throw Error(ErrorCategory::Io, fmt::format("registry {}: cannot create directory {}: {}", db.string(),
+                                                   db.parent_path().string(), ec.message()));
+      }
+    }
+    auto impl = std::make_unique<Impl>(db, mode, detail::Connection(db, flags));
+    impl->configure();
+    impl->prepare_schema();
+    logger().debug("opened registry {} ({}, schema version {})", db.string(),
+                mode == OpenMode::ReadOnly ? "read-only" : "read-write", impl->version);
+    return std::unique_ptr<Registry>(new Registry(std::move(impl)));
+  } catch (const detail::SqliteError& e) {
+    throw Error(ErrorCategory::Io, fmt::format("registry {}: {}", db.string(), e.what()));
+  }
+}
+
+const fs::path& Registry::path() const { return impl_->path; }
+OpenMode Registry::mode() const { return impl_->mode; }
+int Registry::schema_version() const { return impl_->version; }
+sqlite3* Registry::handle() { return impl_->db(); }
+
+void Registry::upsert_sweep(const SweepRecord& sweep) {
+  impl_->write("upsert sweep " + sweep.id, [&] {
+    const double now = detail::now_seconds();
+    Statement st(impl_->db(), R"sql(
+      INSERT INTO sweeps(id, name, config_json, created, updated) VALUES (?1, ?2, ?3, ?4, ?5)
+      ON CONFLICT(id) DO UPDATE SET name = excluded.name, config_json = excluded.config_json,
+                                    updated = excluded.updated)sql");
+    st.bind(1, sweep.id).bind(2, sweep.name).bind(3, detail::json_text(sweep.config));
+    st.bind(4, sweep.created != 0 ? sweep.created : now).bind(5, sweep.updated != 0 ? sweep.updated : now);
+    st.run();
+  });
+}
+
+void Registry::upsert_run(const RunRecord& run) {
+  detail::require_run_status(run.status);
+  impl_->write("upsert run " + run.id, [&] {
+    Statement st(impl_->db(), R"sql(
+      INSERT INTO runs(id, sweep_id, name, status, created, started, finished, seed, config_json,
+                       env_json, reason)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+      ON CONFLICT(id) DO UPDATE SET
+        sweep_id = excluded.sweep_id, name = excluded.name, status = excluded.status,
+        started = excluded.started, finished = excluded.finished, seed = excluded.seed,
+        config_json = excluded.config_json, env_json = excluded.env_json, reason = excluded.reason)sql");
+    st.bind(1, run.id).bind_text_or_null(2, run.sweep_id).bind(3, run.name).bind(4, run.status);
+    st.bind(5, run.created != 0 ? run.created : detail::now_seconds());
+    st.bind_time_or_null(6, run.started).bind_time_or_null(7, run.finished).bind(8, run.seed);
+    st.bind(9, detail::json_text(run.config)).bind(10, detail::json_text(run.env)).bind(11, run.reason);
+    st.run();
+  });
+}
+
+void Registry::set_run_status(const std::string& run_id, const std::string& status, const std::string& reason,
+                              double finished) {
+  detail::require_run_status(status);
+  impl_->write("set status of run " + run_id, [&] {
+    Statement st(impl_->db(), R"sql(
+      UPDATE runs SET status = ?2, reason = ?3, finished = coalesce(?4, finished) WHERE id = ?1)sql");
+    st.bind(1, run_id).bind(2, status).bind(3, reason).bind_time_or_null(4, finished);
+    st.run();
+    if (sqlite3_changes(impl_->db()) == 0) {
+      throw Error(ErrorCategory::Io, fmt::format("registry {}: no run '{}'", impl_->path.string(), run_id));
+    }
+  });
+}
+
+void Registry::set_params(const std::string& run_id, const std::map<std::string, Json>& flat) {
+  impl_->write("set params of run " + run_id, [&] {
+    Statement clear(impl_->db(), "DELETE FROM params WHERE run_id = ?1");
+    clear.bind(1, run_id).run();
+    Statement insert(impl_->db(), R"sql(
+      INSERT INTO params(run_id, key, value_type, value_text, value_num) VALUES (?1, ?2, ?3, ?4, ?5))sql");
+    for (const auto& [key, value] : flat) {
+      const detail::ParamColumns cols = detail::encode_param(value);
+      insert.bind(1, run_id).bind(2, key).bind(3, cols.type).bind(4, cols.text);
+      if (cols.num) {
+        insert.bind(5, *cols.num);
+      } else {
+        insert.bind_null(5);
+      }
+      insert.run();
+      insert.reset();
+    }
+  });
+}
+
+void Registry::upsert_node_run(const NodeRunRecord& nr) {
+  detail::require_node_status(nr.status);
+  impl_->write("upsert node run " + nr.run_id + "/" + nr.node, [&] {
+    Statement st(impl_->db(), R"sql(
+      INSERT INTO node_runs(run_id, node, cache_key, plugin, plugin_version, status, exit_code, signal,
+                            reason, log_path, artifact_path, started, finished, attempts)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+      ON CONFLICT(run_id, node) DO UPDATE SET
+        cache_key = excluded.cache_key, plugin = excluded.plugin, plugin_version = excluded.plugin_version,
+        status = excluded.status, exit_code = excluded.exit_code, signal = excluded.signal,
+        reason = excluded.reason, log_path = excluded.log_path, artifact_path = excluded.artifact_path,
+        started = excluded.started, finished = excluded.finished, attempts = excluded.attempts)sql");
+    st.bind(1, nr.run_id).bind(2, nr.node).bind(3, nr.cache_key).bind(4, nr.plugin).bind(5, nr.plugin_version);
+    st.bind(6, nr.status).bind(7, nr.exit_code).bind(8, nr.signal).bind(9, nr.reason).bind(10, nr.log_path);
+    st.bind(11, nr.artifact_path).bind_time_or_null(12, nr.started).bind_time_or_null(13, nr.finished);
+    st.bind(14, nr.attempts);
+    st.run();
+  });
+}
+
+void Registry::append_metrics(const std::vector<MetricPoint>& points) {
+  if (points.empty()) return;
+  impl_->write(fmt::format("append {} metric points", points.size()), [&] {
+    // An upsert, not INSERT OR REPLACE: REPLACE deletes and re-inserts.
+    Statement st(impl_->db(), R"sql(
+      INSERT INTO metrics(cache_key, step, key, value, time) VALUES (?1, ?2, ?3, ?4, ?5)
+      ON CONFLICT(cache_key, key, step) DO UPDATE SET value = excluded.value, time = excluded.time)sql");
+    for (const MetricPoint& p : points) {  // `points` outlives each step: no copies
+      st.bind_static(1, p.cache_key).bind(2, p.step).bind_static(3, p.key).bind(4, p.value).bind(5, p.time);
+      st.run();
+      st.reset();
+    }
+  });
+}
+
+void Registry::set_summaries(const std::string& cache_key, const std::map<std::string, double>& values) {
+  impl_->write("set summaries of " + cache_key, [&] {
+    Statement clear(impl_->db(), "DELETE FROM summaries WHERE cache_key = ?1");
+    clear.bind(1, cache_key).run();
+    Statement insert(impl_->db(), "INSERT INTO summaries(cache_key, key, value) VALUES (?1, ?2, ?3)");
+    for (const auto& [key, value] : values) {
+      insert.bind(1, cache_key).bind(2, key).bind(3, value);
+      insert.run();
+      insert.reset();
+    }
+  });
+}
+
+std::string Registry::integrity_check() const {
+  return impl_->read("integrity check", [&] {
+    Statement st(impl_->db(), "PRAGMA integrity_check");
+    std::string out;
+    while (st.step()) out += (out.empty() ? "" : "\n") + st.text(0);
+    return out;
+  });
+}
+
+}  // namespace mstar::registry

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs mstar into a temporary prefix, builds tests/fixtures/external_plugin
+# against the installed CMake package, and runs it through `mstar run`.
+set -euo pipefail
+BUILD_DIR=$1
+SRC_DIR=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cmake --install "$BUILD_DIR" --prefix "$work/prefix" >/dev/null
+cmake -S "$SRC_DIR/tests/fixtures/external_plugin" -B "$work/build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/build" >/dev/null
+cat > "$work/graph.yaml" <<'YAML'
+name: external
+nodes:
+  a: {plugin: test/echo, params: {value: 3}}
+  x: {plugin: test/external, inputs: {x: a}, params: {factor: 5}}
+YAML
+export MSTAR_HOME="$work/home"
+"$work/prefix/bin/mstar" plugins list --plugin-path "$work/build" | grep -q "external"
+"$work/prefix/bin/mstar" run "$work/graph.yaml" --plugin-path "$work/build" > "$work/out.txt"
+grep -q "x.value" "$work/out.txt" || { cat "$work/out.txt"; exit 1; }
+# The installed binary finds the installed built-in plugins (test/echo) and the external one.
+run=$("$work/prefix/bin/mstar" runs --format json | grep '"run"' | head -1 | sed 's/.*: "\(.*\)".*/\1/')
+"$work/prefix/bin/mstar" show "$run" | grep -q "x.value = 15" || { "$work/prefix/bin/mstar" show "$run"; exit 1; }
+echo "external plugin: built against the installed package and ran"

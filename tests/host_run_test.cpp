@@ -1,0 +1,180 @@
+// Running graphs: validation up front, parallelism, crash isolation,
+// timeouts, retries, caching and --force, metrics reaching the registry.
+#include "host_helpers.h"
+
+using namespace mstar::testing;
+
+namespace {
+
+std::string only_run(mstar::registry::Registry& reg) {
+  auto runs = reg.list_runs();
+  EXPECT_EQ(runs.size(), 1u);
+  return runs.empty() ? "" : runs[0].id;
+}
+
+}  // namespace
+
+TEST(HostRun, PluginsListShowsTheTestPlugins) {
+  Sandbox sb;
+  auto r = sb.run({"plugins", "list", "--format", "json"});
+  ASSERT_EQ(r.code(), 0) << r.err;
+  for (const char* name : {"echo", "sum", "sleep", "crash", "abort", "throw", "exit", "hang", "metrics"})
+    EXPECT_NE(r.out.find(std::string("\"name\": \"") + name + "\""), std::string::npos) << name;
+  auto info = sb.run({"plugins", "info", "test/echo"});
+  ASSERT_EQ(info.code(), 0) << info.err;
+  EXPECT_NE(info.out.find("count"), std::string::npos);
+  EXPECT_NE(info.out.find("[0, 1000]"), std::string::npos);
+}
+
+TEST(HostRun, BadParamsAreRejectedBeforeAnythingRunsWithFileLineAndHint) {
+  Sandbox sb;
+  auto file = sb.write("bad.yaml",
+                       "name: bad\nnodes:\n  a: {plugin: test/echo, params: {value: 1}}\n"
+                       "  b: {plugin: test/echo, params: {cuont: 3, mode: z}}\n");
+  auto r = sb.run({"run", file.string()});
+  EXPECT_EQ(r.code(), 2) << r.err;
+  EXPECT_NE(r.err.find("bad.yaml:4"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("did you mean 'count'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("mode"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(sb.home() / "store")) << "nothing may run after a validation error";
+}
+
+TEST(HostRun, UnknownPluginAndCycleAreBadInput) {
+  Sandbox sb;
+  auto f1 = sb.write("p.yaml", "name: p\nnodes:\n  a: {plugin: test/ech}\n");
+  auto r1 = sb.run({"run", f1.string()});
+  EXPECT_EQ(r1.code(), 2);
+  EXPECT_NE(r1.err.find("test/echo"), std::string::npos) << r1.err;
+  auto f2 = sb.write("c.yaml",
+                     "name: c\nnodes:\n  a: {plugin: test/sum, inputs: {a: b}}\n  b: {plugin: test/sum, inputs: {a: a}}\n");
+  auto r2 = sb.run({"run", f2.string()});
+  EXPECT_EQ(r2.code(), 2);
+  EXPECT_NE(r2.err.find("->"), std::string::npos) << r2.err;
+}
+
+TEST(HostRun, IndependentNodesOverlapWithTwoJobsAndNotWithOne) {
+  for (int jobs : {1, 2}) {
+    Sandbox sb;
+    auto file = sb.write("par.yaml",
+                         "name: par\nnodes:\n  x: {plugin: test/sleep, params: {seconds: 0.5, value: 1}}\n"
+                         "  y: {plugin: test/sleep, params: {seconds: 0.5, value: 2}}\n");
+    auto r = sb.run({"run", file.string(), "-j", std::to_string(jobs)});
+    ASSERT_EQ(r.code(), 0) << r.err;
+    auto reg = sb.registry();
+    auto nodes = nodes_of(*reg, only_run(*reg));
+    const auto& x = nodes.at("x");
+    const auto& y = nodes.at("y");
+    const bool overlap = x.started < y.finished && y.started < x.finished;
+    EXPECT_EQ(overlap, jobs == 2) << "x [" << x.started << ", " << x.finished << "] y [" << y.started << ", "
+                                  << y.finished << "]";
+  }
+}
+
+TEST(HostRun, ACrashingNodeFailsAloneAndItsSiblingsFinish) {
+  Sandbox sb;
+  auto file = sb.write("crash.yaml",
+                       "name: crash\nnodes:\n"
+                       "  boom: {plugin: test/crash}\n"
+                       "  ok:   {plugin: test/echo, params: {value: 4}}\n"
+                       "  after_ok: {plugin: test/sum, inputs: {a: ok}}\n"
+                       "  after_boom: {plugin: test/sum, inputs: {a: boom}}\n"
+                       "  ab: {plugin: test/abort}\n  th: {plugin: test/throw, params: {message: kaput}}\n"
+                       "  ex: {plugin: test/exit, params: {code: 7}}\n");
+  auto r = sb.run({"run", file.string(), "-j", "2"});
+  EXPECT_EQ(r.code(), 1) << r.err;
+  auto reg = sb.registry();
+  const std::string run = only_run(*reg);
+  auto nodes = nodes_of(*reg, run);
+  EXPECT_EQ(nodes.at("boom").status, "failed");
+  ASSERT_TRUE(nodes.at("boom").signal.has_value());
+  EXPECT_EQ(*nodes.at("boom").signal, SIGSEGV);
+  EXPECT_EQ(*nodes.at("ab").signal, SIGABRT);
+  EXPECT_NE(nodes.at("th").reason.find("kaput"), std::string::npos) << nodes.at("th").reason;
+  EXPECT_EQ(*nodes.at("ex").exit_code, 7);
+  EXPECT_EQ(nodes.at("ok").status, "done");
+  EXPECT_EQ(nodes.at("after_ok").status, "done");
+  EXPECT_EQ(nodes.at("after_boom").status, "skipped");
+  EXPECT_EQ(reg->summaries(nodes.at("after_ok").cache_key).at("value"), 4.0);
+  EXPECT_EQ(reg->get_run(run)->status, "failed");
+  // The log of the crashed node is kept and reachable.
+  auto logs = sb.run({"logs", run, "th"});
+  EXPECT_EQ(logs.code(), 0);
+  EXPECT_NE(logs.out.find("kaput"), std::string::npos) << logs.out;
+}
+
+TEST(HostRun, TimeoutKillsAHangingNode) {
+  Sandbox sb;
+  auto file = sb.write("hang.yaml", "name: hang\nnodes:\n  h: {plugin: test/hang, timeout: 0.5}\n  e: {plugin: test/echo}\n");
+  auto r = sb.run({"run", file.string(), "-j", "2"});
+  EXPECT_EQ(r.code(), 1);
+  auto reg = sb.registry();
+  auto nodes = nodes_of(*reg, only_run(*reg));
+  EXPECT_EQ(nodes.at("h").status, "failed");
+  EXPECT_NE(nodes.at("h").reason.find("timed out"), std::string::npos) << nodes.at("h").reason;
+  EXPECT_EQ(nodes.at("e").status, "done");
+}
+
+TEST(HostRun, TransientFailuresAreRetriedButPluginErrorsAreNot) {
+  Sandbox sb;
+  auto file = sb.write("retry.yaml",
+                       "name: retry\nnodes:\n  f: {plugin: test/flaky, params: {failures: 1}, retries: 2}\n"
+                       "  t: {plugin: test/throw, retries: 3}\n");
+  auto r = sb.run({"run", file.string()});
+  EXPECT_EQ(r.code(), 1);
+  auto reg = sb.registry();
+  auto nodes = nodes_of(*reg, only_run(*reg));
+  EXPECT_EQ(nodes.at("f").status, "done");
+  EXPECT_EQ(nodes.at("f").attempts, 2);
+  EXPECT_EQ(nodes.at("t").status, "failed");
+  EXPECT_EQ(nodes.at("t").attempts, 1);
+}
+
+TEST(HostRun, CompleteArtifactsAreReusedUnlessForced) {
+  Sandbox sb;
+  auto file = sb.write("cache.yaml",
+                       "name: cache\nnodes:\n  a: {plugin: test/echo, params: {value: 2}}\n"
+                       "  s: {plugin: test/sum, inputs: {a: a}, params: {add: 1}}\n");
+  ASSERT_EQ(sb.run({"run", file.string()}).code(), 0);
+  auto again = sb.run({"run", file.string()});
+  ASSERT_EQ(again.code(), 0);
+  EXPECT_NE(again.out.find("0 ran, 2 cached"), std::string::npos) << again.out;
+  // A changed param upstream changes the downstream key too.
+  auto changed = sb.run({"run", file.string(), "a.value=5"});
+  ASSERT_EQ(changed.code(), 0);
+  EXPECT_NE(changed.out.find("2 ran, 0 cached"), std::string::npos) << changed.out;
+  auto forced = sb.run({"run", file.string(), "--force"});
+  ASSERT_EQ(forced.code(), 0);
+  EXPECT_NE(forced.out.find("2 ran, 0 cached"), std::string::npos) << forced.out;
+}
+
+TEST(HostRun, MetricsAndSummariesReachTheRegistry) {
+  Sandbox sb;
+  auto file = sb.write("m.yaml", "name: m\nnodes:\n  m: {plugin: test/metrics, params: {steps: 1000}}\n");
+  ASSERT_EQ(sb.run({"run", file.string()}).code(), 0);
+  auto reg = sb.registry();
+  auto nodes = nodes_of(*reg, only_run(*reg));
+  auto points = reg->metrics(nodes.at("m").cache_key, {"loss"});
+  ASSERT_EQ(points.size(), 1000u);
+  EXPECT_DOUBLE_EQ(points[9].value, 1.0 / 10.0);
+  EXPECT_DOUBLE_EQ(reg->summaries(nodes.at("m").cache_key).at("final_loss"), 1.0 / 1000.0);
+  auto show = sb.run({"show", only_run(*reg)});
+  EXPECT_EQ(show.code(), 0);
+  EXPECT_NE(show.out.find("m.final_loss"), std::string::npos) << show.out;
+}
+
+TEST(HostRun, SharedUpstreamRunsOnceAcrossTrials) {
+  Sandbox sb;
+  auto file = sb.write("sweep.yaml",
+                       "name: sw\nnodes:\n  base: {plugin: test/echo, params: {value: 1}, seed: 1}\n"
+                       "  t: {plugin: test/sum, inputs: {a: base}, params: {add: 0}}\n"
+                       "sweep:\n  grid: {t.add: [1, 2, 3]}\n  seeds: [1, 2]\n");
+  auto dry = sb.run({"run", file.string(), "--dry-run"});
+  ASSERT_EQ(dry.code(), 0) << dry.err;
+  EXPECT_NE(dry.out.find("6 trial(s)"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("7 node instance(s)"), std::string::npos) << dry.out;
+  auto r = sb.run({"run", file.string(), "-j", "2"});
+  ASSERT_EQ(r.code(), 0) << r.err;
+  EXPECT_NE(r.out.find("7 ran, 0 cached"), std::string::npos) << r.out;
+  auto reg = sb.registry();
+  EXPECT_EQ(reg->list_runs("sw").size(), 6u);
+}

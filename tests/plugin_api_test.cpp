@@ -1,0 +1,138 @@
+// The plugin API's own behaviour: schema validation messages, typo hints,
+// metadata round trips and the exception firewall of run_guarded.
+#include <gtest/gtest.h>
+
+#include "mstar/plugin.h"
+
+using namespace mstar;
+
+namespace {
+
+ParamSchema schema() {
+  return ParamSchema{ParamSpec::integer("rollout_n").def(5).range(1, 64).describe("samples"),
+                     ParamSpec::real("kl_coef").def(0.01).at_least(0),
+                     ParamSpec::enumeration("family", {"qwen", "llava"}).def("qwen"),
+                     ParamSpec::string("name").require(),
+                     ParamSpec::list("sizes", "int").def(Json::array()),
+                     ParamSpec::plugin("reward", "reward").def(Json{{"plugin", "reward/tfq"}})};
+}
+
+std::string joined(const std::vector<ParamIssue>& issues) {
+  std::string s;
+  for (const auto& i : issues) s += i.path + ": " + i.message + "\n";
+  return s;
+}
+
+}  // namespace
+
+TEST(Params, DefaultsAreFilledAndIntsBecomeFloats) {
+  std::vector<ParamIssue> issues;
+  Json out = validate_params(schema(), Json{{"name", "x"}, {"kl_coef", 1}}, issues);
+  EXPECT_TRUE(issues.empty()) << joined(issues);
+  EXPECT_EQ(out["rollout_n"], 5);
+  EXPECT_TRUE(out["kl_coef"].is_number_float());
+  EXPECT_EQ(out["family"], "qwen");
+}
+
+TEST(Params, ErrorsNameTheKeyAndWhatWasExpected) {
+  std::vector<ParamIssue> issues;
+  validate_params(schema(), Json{{"rollout_n", 0}, {"family", "qwn"}, {"sizes", {1, "a"}}, {"kl_coef", "x"}}, issues);
+  const std::string all = joined(issues);
+  EXPECT_NE(all.find("rollout_n: expected int in [1, 64], got 0"), std::string::npos) << all;
+  EXPECT_NE(all.find("did you mean 'qwen'"), std::string::npos) << all;
+  EXPECT_NE(all.find("sizes[1]: expected int"), std::string::npos) << all;
+  EXPECT_NE(all.find("kl_coef: expected float >= 0"), std::string::npos) << all;
+  EXPECT_NE(all.find("name: required param is missing"), std::string::npos) << all;
+}
+
+TEST(Params, UnknownKeyGetsASuggestion) {
+  std::vector<ParamIssue> issues;
+  validate_params(schema(), Json{{"name", "x"}, {"rolout_n", 3}}, issues);
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "rolout_n");
+  EXPECT_NE(issues[0].message.find("did you mean 'rollout_n'"), std::string::npos);
+}
+
+TEST(Params, NestedPluginReferencesAreValidatedAgainstTheirSchema) {
+  ParamSchema reward{ParamSpec::real("format_weight").def(0.5).range(0, 1)};
+  SchemaLookup lookup = [&](const std::string& id) -> const ParamSchema* {
+    return id == "reward/tfq" ? &reward : nullptr;
+  };
+  std::vector<ParamIssue> issues;
+  Json out = validate_params(schema(), Json{{"name", "x"}, {"reward", {{"plugin", "reward/tfq"}, {"format_weight", 2}}}},
+                             issues, lookup);
+  ASSERT_EQ(issues.size(), 1u) << joined(issues);
+  EXPECT_EQ(issues[0].path, "reward.format_weight");
+  issues.clear();
+  out = validate_params(schema(), Json{{"name", "x"}}, issues, lookup);
+  EXPECT_TRUE(issues.empty()) << joined(issues);
+  EXPECT_EQ(out["reward"]["format_weight"], 0.5);
+  issues.clear();
+  validate_params(schema(), Json{{"name", "x"}, {"reward", {{"plugin", "judge/x"}}}}, issues, lookup);
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_NE(issues[0].message.find("expected a plugin of kind 'reward'"), std::string::npos);
+}
+
+TEST(Params, DidYouMeanIgnoresUnrelatedWords) {
+  EXPECT_EQ(did_you_mean("kl_coeff", {"kl_coef", "lr"}), "kl_coef");
+  EXPECT_EQ(did_you_mean("temperature", {"kl_coef", "lr"}), "");
+}
+
+TEST(PluginInfo, MetadataRoundTripsThroughJson) {
+  PluginInfo info;
+  info.kind = "algorithm";
+  info.name = "grpo";
+  info.version = "1.2.0";
+  info.params = schema();
+  info.inputs = {{"model", "backbone", true, "policy"}};
+  info.outputs = {{"", "backbone", "trained policy"}};
+  PluginInfo back = PluginInfo::from_json(Json::parse(info.to_json().dump()));
+  EXPECT_EQ(back.id(), "algorithm/grpo");
+  EXPECT_EQ(back.params.to_json(), info.params.to_json());
+  EXPECT_EQ(back.inputs.at(0).type, "backbone");
+}
+
+namespace {
+
+class NullContext : public NodeContext {
+ public:
+  const Params& params() const override { return params_; }
+  const Artifact* input(std::string_view) const override { return nullptr; }
+  std::vector<std::string> input_names() const override { return {}; }
+  const std::filesystem::path& output_dir() const override { return dir_; }
+  void log(int64_t, std::string_view, double) override {}
+  void summary(std::string_view, double) override {}
+  void annotate(std::string_view, const Json&) override {}
+  spdlog::logger& logger() override { std::abort(); }
+  uint64_t seed() const override { return 0; }
+  int threads() const override { return 1; }
+  bool cancelled() const override { return false; }
+  const std::filesystem::path& resume_dir() const override { return dir_; }
+
+ private:
+  Params params_;
+  std::filesystem::path dir_;
+};
+
+}  // namespace
+
+TEST(PluginBoundary, ExceptionsBecomeStatusAndMessage) {
+  NullContext ctx;
+  char msg[64];
+  EXPECT_EQ(detail::run_guarded(&ctx, msg, sizeof msg, [](NodeContext&) { throw std::runtime_error("bad"); }),
+            kRunFailed);
+  EXPECT_STREQ(msg, "uncaught exception: bad");
+  EXPECT_EQ(detail::run_guarded(&ctx, msg, sizeof msg, [](NodeContext&) { throw_bad_input("key x"); }), kRunBadInput);
+  EXPECT_EQ(detail::run_guarded(&ctx, msg, sizeof msg, [](NodeContext&) { throw 42; }), kRunFailed);
+  EXPECT_EQ(detail::run_guarded(&ctx, msg, sizeof msg, [](NodeContext&) {}), kRunOk);
+  // Long messages are cut, never overflow.
+  char tiny[8];
+  detail::run_guarded(&ctx, tiny, sizeof tiny, [](NodeContext&) { throw std::runtime_error(std::string(100, 'x')); });
+  EXPECT_EQ(std::string(tiny).size(), 7u);
+}
+
+TEST(Errors, CategoryDecidesExitCode) {
+  EXPECT_EQ(exit_code(ErrorCategory::BadInput), 2);
+  EXPECT_EQ(exit_code(ErrorCategory::PluginFailure), 1);
+  EXPECT_EQ(exit_code(ErrorCategory::Interrupted), 130);
+}
