@@ -67,8 +67,6 @@ class ChildContext final : public NodeContext {
       Artifact a = Artifact::open(root);
       inputs_.emplace(name, Artifact(dir, a.manifest()));
     }
-    metrics_ = std::fopen((spec.staging / kMetricsFile).c_str(), "a");
-    if (!metrics_) throw_io("cannot open " + (spec.staging / kMetricsFile).string());
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     logger_ = std::make_shared<spdlog::logger>(spec.plugin, sink);
     logger_->set_pattern("[%H:%M:%S.%e %n %l] %v");
@@ -100,7 +98,11 @@ class ChildContext final : public NodeContext {
   uint64_t seed() const override { return spec_.seed; }
   int threads() const override { return spec_.threads; }
   bool cancelled() const override { return g_cancel.load(); }
-  const fs::path& resume_dir() const override { return spec_.resume; }
+  // Created on first use: most nodes never checkpoint.
+  const fs::path& resume_dir() const override {
+    if (!spec_.resume.empty()) fs::create_directories(spec_.resume);
+    return spec_.resume;
+  }
 
   const Json& annotations() const { return annotations_; }
   void close_metrics() {
@@ -110,6 +112,10 @@ class ChildContext final : public NodeContext {
 
  private:
   void record(const Json& event) {
+    if (!metrics_) {
+      metrics_ = std::fopen((spec_.staging / kMetricsFile).c_str(), "a");
+      if (!metrics_) throw_io("cannot open " + (spec_.staging / kMetricsFile).string());
+    }
     const std::string line = event.dump() + "\n";
     std::fwrite(line.data(), 1, line.size(), metrics_);
     channel_.send(event);
@@ -145,7 +151,7 @@ void publish(const NodeSpecFile& spec, const PluginInfo& info, const Json& annot
     }
     throw_io("cannot publish " + spec.staging.string() + " as " + spec.final_dir.string() + ": " + ec.message());
   }
-  fs::remove_all(spec.resume, ec);
+  if (!spec.resume.empty() && fs::exists(spec.resume)) fs::remove_all(spec.resume, ec);
 }
 
 }  // namespace
@@ -180,7 +186,7 @@ NodeSpecFile NodeSpecFile::from_json(const Json& j) {
   return s;
 }
 
-int exec_node_main(const fs::path& spec_file) {
+int exec_node_main(const std::string& spec_source) {
   // Die with the host: a SIGKILLed host must not leave orphans writing into
   // the store while the next host resumes.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -204,9 +210,11 @@ int exec_node_main(const fs::path& spec_file) {
 
   NodeSpecFile spec;
   try {
-    spec = NodeSpecFile::from_json(Json::parse(read_file(spec_file)));
+    const char* env = std::getenv("MSTAR_NODE_SPEC");
+    const std::string text = spec_source == "--from-env" ? std::string(env ? env : "") : read_file(spec_source);
+    spec = NodeSpecFile::from_json(Json::parse(text));
   } catch (const std::exception& e) {
-    return fail(kExecBadInput, "bad_input", "cannot read node spec " + spec_file.string() + ": " + e.what());
+    return fail(kExecBadInput, "bad_input", "cannot read node spec " + spec_source + ": " + e.what());
   }
   std::shared_ptr<OpenedLibrary> library;
   const PluginDescriptor* descriptor = nullptr;
@@ -217,7 +225,6 @@ int exec_node_main(const fs::path& spec_file) {
     std::error_code ec;
     fs::remove_all(spec.staging, ec);
     fs::create_directories(spec.staging);
-    if (!spec.resume.empty()) fs::create_directories(spec.resume);
   } catch (const Error& e) {
     return fail(e.is_bad_input() ? kExecBadInput : kExecFailed, std::string(to_string(e.category())), e.what());
   } catch (const std::exception& e) {

@@ -31,6 +31,7 @@ struct NodeSpecFile {
 // exit()) is recorded as it is.
 enum ExecExit : int { kExecOk = 0, kExecFailed = 1, kExecBadInput = 2, kExecCancelled = 3 };
 
-int exec_node_main(const std::filesystem::path& spec_file);
+// `spec_source` is a spec file, or "--from-env" for $MSTAR_NODE_SPEC.
+int exec_node_main(const std::string& spec_source);
 
 }  // namespace mstar

@@ -24,6 +24,8 @@ namespace asio = boost::asio;
 
 namespace {
 
+constexpr size_t kMaxEnvSpec = 100000;  // well under Linux's 128 KiB per string
+
 bool pid_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
 
 // Staging directories are named KEY.PID; one whose host is gone is
@@ -91,6 +93,7 @@ class Scheduler {
   std::unique_ptr<asio::steady_timer> grace_;
   Progress progress_;
   std::map<size_t, std::shared_ptr<Running>> running_;
+  std::string exe_ = self_executable().string();
   int cpu_used_ = 0;
   int cpu_budget_ = 1;
   bool interrupted_ = false;
@@ -150,8 +153,17 @@ void Scheduler::launch(size_t index) {
   std::error_code ec;
   if (opt_.force && in.attempts == 0) fs::remove_all(spec.final_dir, ec);
 
-  const fs::path spec_path = paths_.staging_root() / (tag + ".spec.json");
-  write_file_atomic(spec_path, spec.to_json().dump());
+  // The spec travels in the environment: no file to create and delete per
+  // node (inode churn dominated the per-node overhead). Huge param sets fall
+  // back to a file.
+  const std::string spec_json = spec.to_json().dump();
+  fs::path spec_path;
+  std::string spec_arg = "--from-env";
+  if (spec_json.size() > kMaxEnvSpec) {
+    spec_path = paths_.staging_root() / (tag + ".spec.json");
+    write_file_atomic(spec_path, spec_json);
+    spec_arg = spec_path.string();
+  }
 
   auto r = std::make_shared<Running>();
   r->index = index;
@@ -171,13 +183,14 @@ void Scheduler::launch(size_t index) {
         maybe_finish(r);
       });
     };
+    bp::environment env = boost::this_process::environment();
+    env["MSTAR_NODE_SPEC"] = spec_arg == "--from-env" ? spec_json : std::string();
     if (log) {
-      r->child = std::make_unique<bp::child>(self_executable().string(), "exec-node", spec_path.string(),
-                                             bp::std_out > *r->pipe, bp::std_err > log, bp::std_in < bp::null, io_,
-                                             bp::on_exit(on_exit));
+      r->child = std::make_unique<bp::child>(exe_, "exec-node", spec_arg, bp::std_out > *r->pipe, bp::std_err > log,
+                                             bp::std_in < bp::null, env, io_, bp::on_exit(on_exit));
     } else {
-      r->child = std::make_unique<bp::child>(self_executable().string(), "exec-node", spec_path.string(),
-                                             bp::std_out > *r->pipe, bp::std_err > bp::null, bp::std_in < bp::null, io_,
+      r->child = std::make_unique<bp::child>(exe_, "exec-node", spec_arg, bp::std_out > *r->pipe,
+                                             bp::std_err > bp::null, bp::std_in < bp::null, env, io_,
                                              bp::on_exit(on_exit));
     }
   } catch (const std::exception& e) {
@@ -253,7 +266,7 @@ void Scheduler::finish(Running& r) {
   const NodeInstance& def = *in.def;
   cpu_used_ -= def.cpus;
   std::error_code ec;
-  fs::remove(r.spec_path, ec);
+  if (!r.spec_path.empty()) fs::remove(r.spec_path, ec);
   rec_.append_metrics(r.points);
   rec_.set_summaries(def.key, r.summaries);
 
