@@ -9,10 +9,8 @@ PACKAGES=(
   libboost-dev libboost-filesystem-dev libboost-program-options-dev libboost-system-dev
   libyaml-cpp-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libtorch-dev libopenblas0-pthread libstb-dev
+  libtorch-dev libopenblas0-pthread libstb-dev libpcre2-dev chromium
 )
-# Optional extras asked for by a flag: chromium for the HTML report test.
-if [[ "${MSTAR_SETUP_EXTRAS:-}" == *chromium* ]]; then PACKAGES+=(chromium); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -108,6 +108,7 @@ class NullContext : public NodeContext {
   int threads() const override { return 1; }
   bool cancelled() const override { return false; }
   const std::filesystem::path& resume_dir() const override { return dir_; }
+  std::shared_ptr<void> create_component(const Json&, std::string_view) override { return nullptr; }
 
  private:
   Params params_;

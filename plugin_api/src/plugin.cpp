@@ -23,7 +23,7 @@ Json PluginInfo::to_json() const {
   return Json{{"kind", kind},           {"name", name},   {"version", version},
               {"description", description}, {"params", params.to_json()},
               {"inputs", in},           {"outputs", out}, {"examples", examples},
-              {"api_version", MSTAR_PLUGIN_API_VERSION}};
+              {"api_version", MSTAR_PLUGIN_API_VERSION}, {"interface", interface_name}};
 }
 
 PluginInfo PluginInfo::from_json(const Json& j) {
@@ -38,6 +38,7 @@ PluginInfo PluginInfo::from_json(const Json& j) {
   for (const auto& o : j.value("outputs", Json::array()))
     info.outputs.push_back({o.at("name"), o.value("type", ""), o.value("doc", "")});
   info.examples = j.value("examples", std::vector<std::string>{});
+  info.interface_name = j.value("interface", "");
   return info;
 }
 
@@ -62,6 +63,22 @@ int run_guarded(NodeContext* ctx, char* message, std::size_t size, void (*body)(
     copy_message(message, size, "uncaught non-standard exception");
     return kRunFailed;
   }
+}
+
+void* create_guarded(const char* wanted, const char* provided, const char* params_json, ComponentHost* host,
+                     char* message, std::size_t size, void* (*body)(const Params&, ComponentHost&)) noexcept {
+  if (std::strcmp(wanted, provided) != 0) {
+    copy_message(message, size, std::string("implements '") + provided + "', not '" + wanted + "'");
+    return nullptr;
+  }
+  try {
+    return body(Params(Json::parse(params_json)), *host);
+  } catch (const std::exception& e) {
+    copy_message(message, size, e.what());
+  } catch (...) {
+    copy_message(message, size, "uncaught non-standard exception");
+  }
+  return nullptr;
 }
 
 }  // namespace detail

@@ -15,6 +15,11 @@ std::vector<std::string>& library_metadata() {
   return metadata;
 }
 
+void register_plugin(const PluginInfo& info, RunFn run, CreateFn create) {
+  library_metadata().push_back(info.to_json().dump());
+  library_plugins().push_back(PluginDescriptor{nullptr, run, create});
+}
+
 }  // namespace mstar::detail
 
 extern "C" __attribute__((visibility("default"))) const mstar::LibraryDescriptor*

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "mstar/plugin.h"
+#include "mstar/reward.h"
 
 namespace {
 
@@ -197,5 +198,30 @@ class Flaky {
   }
 };
 MSTAR_PLUGIN(Flaky)
+
+// Scores fixed responses with a reward component built from its params:
+// how the host's component mechanism is exercised without LibTorch.
+class Score {
+ public:
+  static PluginInfo info() {
+    PluginInfo i = test_info("score", "Scores `cases` ([{response, answer, ...}]) with the `reward` component.");
+    i.params.add(ParamSpec::plugin("reward", "reward").def(Json{{"plugin", "reward/tfq"}}).describe("the reward"))
+        .add(ParamSpec::list("cases").def(Json::array()).describe("samples with a `response` field"));
+    return i;
+  }
+  void run(NodeContext& ctx) {
+    auto reward = mstar::make_component<mstar::RewardFunction>(ctx, ctx.params().get("reward"));
+    double total = 0;
+    Json scored = Json::array();
+    for (const Json& c : ctx.params().get("cases")) {
+      mstar::RewardResult r = reward->score(c.value("response", ""), c);
+      total += r.overall;
+      scored.push_back({{"overall", r.overall}, {"components", r.components}});
+    }
+    std::ofstream(ctx.output_dir() / "scores.json") << scored.dump(2);
+    write_value(ctx, total);
+  }
+};
+MSTAR_PLUGIN(Score)
 
 }  // namespace

@@ -55,5 +55,13 @@ int cmd_logs(const Args&);
 int cmd_status(const Args&);
 int cmd_exec_node(const Args&);
 int cmd_probe_plugin(const Args&);
+// Results (cmd_results.cpp, cmd_plot.cpp, cmd_registry.cpp).
+int cmd_results(const Args&);
+int cmd_metrics(const Args&);
+int cmd_diff(const Args&);
+int cmd_export(const Args&);
+int cmd_plot(const Args&);
+int cmd_report(const Args&);
+int cmd_registry(const Args&);
 
 }  // namespace mstar::cli

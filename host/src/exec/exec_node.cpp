@@ -104,6 +104,33 @@ class ChildContext final : public NodeContext {
     return spec_.resume;
   }
 
+  std::shared_ptr<void> create_component(const Json& spec, std::string_view interface_name) override {
+    const std::string id = spec.is_object() ? spec.value("plugin", "") : "";
+    const Component& c = component(id, interface_name);
+    if (!c.descriptor->create) throw_bad_input("plugin '" + id + "' is a node, not a component");
+    // Params inside lists of references are not checked by the host before
+    // the run: validate every component here, defaults included.
+    Json given = spec;
+    given.erase("plugin");
+    std::vector<ParamIssue> issues;
+    SchemaLookup nested = [this](const std::string& nid) -> const ParamSchema* {
+      return spec_.components.count(nid) ? &component(nid, "").info.params : nullptr;
+    };
+    const Json params = validate_params(c.info.params, given, issues, nested, "");
+    if (!issues.empty()) {
+      std::string msg = "component " + id + ":";
+      for (const auto& i : issues) msg += "\n  " + i.path + ": " + i.message;
+      throw_bad_input(msg);
+    }
+    const std::string iface(interface_name);
+    char message[1024] = {0};
+    DeleteFn deleter = nullptr;
+    void* object = c.descriptor->create(iface.c_str(), params.dump().c_str(), this, &deleter, message, sizeof message);
+    if (!object) throw_bad_input("cannot create component '" + id + "': " + message);
+    // The deleter runs while the library is still loaded: the lambda holds it.
+    return std::shared_ptr<void>(object, [library = c.library, deleter](void* p) { deleter(p); });
+  }
+
   const Json& annotations() const { return annotations_; }
   void close_metrics() {
     if (metrics_) std::fclose(metrics_);
@@ -111,6 +138,29 @@ class ChildContext final : public NodeContext {
   }
 
  private:
+  struct Component {
+    std::shared_ptr<OpenedLibrary> library;
+    const PluginDescriptor* descriptor = nullptr;
+    PluginInfo info;
+  };
+
+  const Component& component(const std::string& id, std::string_view wanted) {
+    auto cached = components_.find(id);
+    if (cached != components_.end()) return cached->second;
+    auto it = spec_.components.find(id);
+    if (it == spec_.components.end()) {
+      std::vector<std::string> known;
+      for (const auto& [k, _] : spec_.components) known.push_back(k);
+      const std::string hint = did_you_mean(id, known);
+      throw_bad_input("unknown component '" + id + "'" + (wanted.empty() ? "" : " (wanted a " + std::string(wanted) + " plugin)") +
+                      (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    }
+    Component c;
+    c.descriptor = &open_plugin(it->second, id, c.library);
+    c.info = PluginInfo::from_json(Json::parse(c.descriptor->metadata_json));
+    return components_.emplace(id, std::move(c)).first->second;
+  }
+
   void record(const Json& event) {
     if (!metrics_) {
       metrics_ = std::fopen((spec_.staging / kMetricsFile).c_str(), "a");
@@ -128,6 +178,7 @@ class ChildContext final : public NodeContext {
   std::FILE* metrics_ = nullptr;
   std::shared_ptr<spdlog::logger> logger_;
   Json annotations_ = Json::object();
+  std::map<std::string, Component> components_;
 };
 
 void publish(const NodeSpecFile& spec, const PluginInfo& info, const Json& annotations) {
@@ -160,8 +211,11 @@ Json NodeSpecFile::to_json() const {
   Json in = Json::object(), keys = Json::object();
   for (const auto& [k, v] : inputs) in[k] = v.string();
   for (const auto& [k, v] : input_keys) keys[k] = v;
+  Json comps = Json::object();
+  for (const auto& [k, v] : components) comps[k] = v.string();
   return {{"key", key},       {"plugin", plugin},         {"plugin_version", plugin_version},
           {"library", library.string()}, {"params", params}, {"inputs", in}, {"input_keys", keys},
+          {"components", comps},
           {"staging", staging.string()}, {"final", final_dir.string()}, {"resume", resume.string()},
           {"seed", seed},     {"threads", threads}};
 }
@@ -178,6 +232,8 @@ NodeSpecFile NodeSpecFile::from_json(const Json& j) {
   const Json input_keys = j.value("input_keys", Json::object());
   for (const auto& [k, v] : inputs.items()) s.inputs[k] = v.get<std::string>();
   for (const auto& [k, v] : input_keys.items()) s.input_keys[k] = v.get<std::string>();
+  const Json comps = j.value("components", Json::object());
+  for (const auto& [k, v] : comps.items()) s.components[k] = v.get<std::string>();
   s.staging = j.at("staging").get<std::string>();
   s.final_dir = j.at("final").get<std::string>();
   s.resume = j.value("resume", "");

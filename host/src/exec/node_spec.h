@@ -19,6 +19,7 @@ struct NodeSpecFile {
   Json params = Json::object();
   std::map<std::string, std::filesystem::path> inputs;  // input name -> artifact dir (or output subdir)
   std::map<std::string, std::string> input_keys;        // input name -> "KEY[/output]"
+  std::map<std::string, std::filesystem::path> components;  // component plugin id -> library
   std::filesystem::path staging, final_dir, resume;
   uint64_t seed = 0;
   int threads = 1;

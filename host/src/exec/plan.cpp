@@ -39,6 +39,16 @@ Plan make_plan(const PlanRequest& request, const PluginCatalog& catalog) {
   plan.file = request.file;
   plan.raw_config = exp.raw;
 
+  for (const auto& [id, p] : catalog.plugins())
+    if (!p.info.interface_name.empty()) plan.components[id] = p.library;
+  for (const auto& node : exp.nodes) {
+    const LoadedPlugin* p = catalog.find(node.plugin);
+    if (p && !p->info.interface_name.empty())
+      throw_bad_input(node.loc.str() + ": node '" + node.name + "': " + node.plugin + " is a " +
+                      p->info.interface_name + " component, not a node; name it inside a node's params, e.g. "
+                      "reward: {plugin: " + node.plugin + "}");
+  }
+
   const std::vector<config::Trial> trials = config::expand_sweep(exp);
   std::set<std::string> seen_trials;
   for (const auto& trial : trials) {

@@ -49,6 +49,7 @@ struct Plan {
   std::vector<PlannedTrial> trials;
   std::map<std::string, NodeInstance> instances;
   std::vector<std::string> order;  // instance keys, dependencies first
+  std::map<std::string, std::filesystem::path> components;  // component plugin id -> library
 };
 
 struct PlanRequest {

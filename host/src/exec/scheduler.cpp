@@ -139,6 +139,7 @@ void Scheduler::launch(size_t index) {
   spec.params = def.params;
   spec.seed = def.seed;
   spec.threads = def.cpus;
+  spec.components = plan_.components;
   for (const auto& [name, ref] : def.inputs) {
     const size_t slash = ref.find('/');
     fs::path dir = paths_.artifact(ref.substr(0, slash));

@@ -11,13 +11,14 @@
 #include <vector>
 
 #include "mstar/artifact.h"
+#include "mstar/component.h"
 #include "mstar/params.h"
 
 namespace spdlog { class logger; }
 
 namespace mstar {
 
-class NodeContext {
+class NodeContext : public ComponentHost {
  public:
   virtual ~NodeContext() = default;
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "mstar/component.h"
 #include "mstar/error.h"
 #include "mstar/node.h"
 #include "mstar/params.h"
@@ -47,6 +48,9 @@ struct PluginInfo {
   std::vector<InputSpec> inputs;
   std::vector<OutputSpec> outputs;
   std::vector<std::string> examples;  // YAML snippets for `plugins info`
+  // Set for components (reward, judge, ...): the interface they implement.
+  // Components are built by nodes, never scheduled as nodes themselves.
+  std::string interface_name;
 
   std::string id() const { return kind + "/" + name; }
   Json to_json() const;
@@ -59,10 +63,16 @@ inline namespace v1 {
 enum : int { kRunOk = 0, kRunFailed = 1, kRunBadInput = 2, kRunCancelled = 3 };
 
 using RunFn = int (*)(NodeContext* ctx, char* message, std::size_t message_size) noexcept;
+using DeleteFn = void (*)(void* object) noexcept;
+// Returns an object implementing `interface_name` (and its deleter), or
+// nullptr with a message.
+using CreateFn = void* (*)(const char* interface_name, const char* params_json, ComponentHost* host,
+                           DeleteFn* deleter, char* message, std::size_t message_size) noexcept;
 
 struct PluginDescriptor {
   const char* metadata_json;  // PluginInfo::to_json().dump()
-  RunFn run;
+  RunFn run;                  // nodes
+  CreateFn create;            // components
 };
 
 // The first three fields are ABI-stable across all API versions: the loader
@@ -87,15 +97,33 @@ MSTAR_DETAIL_HIDDEN std::vector<PluginDescriptor>& library_plugins();
 MSTAR_DETAIL_HIDDEN std::vector<std::string>& library_metadata();
 int run_guarded(NodeContext* ctx, char* message, std::size_t size,
                 void (*body)(NodeContext&)) noexcept;
+void* create_guarded(const char* wanted, const char* provided, const char* params_json, ComponentHost* host,
+                     char* message, std::size_t size, void* (*body)(const Params&, ComponentHost&)) noexcept;
+MSTAR_DETAIL_HIDDEN void register_plugin(const PluginInfo& info, RunFn run, CreateFn create);
 
 template <class T>
 struct Registrar {
-  Registrar() {
-    library_metadata().push_back(T::info().to_json().dump());
-    library_plugins().push_back(PluginDescriptor{nullptr, &Registrar::run});
-  }
+  Registrar() { register_plugin(T::info(), &Registrar::run, nullptr); }
   static int run(NodeContext* ctx, char* message, std::size_t size) noexcept {
     return run_guarded(ctx, message, size, [](NodeContext& c) { T plugin; plugin.run(c); });
+  }
+};
+
+template <class T>
+struct ComponentRegistrar {
+  using Interface = typename T::Interface;
+  ComponentRegistrar() {
+    PluginInfo info = T::info();
+    info.interface_name = Interface::kInterface;
+    register_plugin(info, nullptr, &ComponentRegistrar::create);
+  }
+  static void* create(const char* wanted, const char* params_json, ComponentHost* host, DeleteFn* deleter,
+                      char* message, std::size_t size) noexcept {
+    *deleter = [](void* p) noexcept { delete static_cast<Interface*>(p); };
+    return create_guarded(wanted, Interface::kInterface, params_json, host, message, size,
+                          [](const Params& p, ComponentHost& h) -> void* {
+                            return static_cast<Interface*>(new T(p, h));
+                          });
   }
 };
 
@@ -108,3 +136,6 @@ struct Registrar {
 
 #define MSTAR_PLUGIN(Class) \
   static const ::mstar::detail::Registrar<Class> MSTAR_DETAIL_CAT(mstar_registrar_, __LINE__){};
+
+#define MSTAR_COMPONENT(Class) \
+  static const ::mstar::detail::ComponentRegistrar<Class> MSTAR_DETAIL_CAT(mstar_registrar_, __LINE__){};

@@ -1,0 +1,33 @@
+// Training state beside a backbone checkpoint, and the device/dtype names
+// used in params and config.json.
+//
+//   model->save(dir);                                  // model.safetensors, config.json, tokenizer.json
+//   save_optimizer(optimizer, dir / kOptimizerFile);   // optimizer.pt (torch::save)
+//   ... restart ...
+//   auto model = load_backbone(dir);
+//   torch::optim::AdamW optimizer(model->parameters(), options);
+//   load_optimizer(optimizer, dir / kOptimizerFile);   // same parameters, same order
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+namespace mstar::ml {
+
+// Atomic (temporary file + rename). Throws Error(Io) naming the file.
+void save_optimizer(const torch::optim::Optimizer& optimizer, const std::filesystem::path& file);
+// Throws Error(Io) when absent or unreadable, Error(BadInput) when it does
+// not match the optimizer's parameter groups.
+void load_optimizer(torch::optim::Optimizer& optimizer, const std::filesystem::path& file);
+
+// "cpu", "cuda", "cuda:1". Throws Error(BadInput).
+torch::Device parse_device(const std::string& name);
+// "float32" | "float" | "bfloat16" | "bf16" | "float16" | "half". Throws Error(BadInput).
+torch::Dtype parse_dtype(const std::string& name);
+// "float32", "bfloat16", "float16", ... (the Hugging Face "torch_dtype" spelling).
+std::string dtype_name(torch::Dtype dtype);
+
+}  // namespace mstar::ml

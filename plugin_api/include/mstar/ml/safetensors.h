@@ -1,0 +1,49 @@
+// safetensors: 8-byte little-endian header length N, N bytes of JSON header
+// ({"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]},
+// "__metadata__": {"k": "v"}}), then the raw little-endian tensor bytes,
+// offsets relative to the end of the header. The reader checks everything
+// before it trusts a number and names the file (and tensor) in each error:
+// truncated files, header overruns, unknown dtypes, byte counts that do not
+// match dtype x shape, overlapping or unindexed bytes.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/types.h>
+
+namespace mstar::ml {
+
+using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+
+struct SafeTensors {
+  NamedTensors tensors;  // in file order
+  std::map<std::string, std::string> metadata;
+
+  // Throws Error(BadInput) naming the tensor when absent.
+  const torch::Tensor& at(const std::string& name) const;
+};
+
+// Supported dtypes: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL.
+std::string safetensors_dtype(torch::Dtype dtype);
+torch::Dtype dtype_from_safetensors(const std::string& name);  // throws BadInput
+
+// Writes atomically (temporary file + rename). Tensors may live on any
+// device; names must be unique.
+void save_safetensors(const std::filesystem::path& file, const NamedTensors& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+
+// Reads every tensor into CPU memory. Throws Error(BadInput) for a corrupt
+// file, Error(Io) when it cannot be read.
+SafeTensors load_safetensors(const std::filesystem::path& file);
+
+// Copies the file's tensors into `targets` (for instance a module's
+// parameters), in place and without autograd. Strict: each target must be
+// present with the same dtype and shape, and the file must hold no other
+// tensor; otherwise Error(BadInput) naming the file and the tensor.
+void load_safetensors_into(const std::filesystem::path& file, const NamedTensors& targets);
+
+}  // namespace mstar::ml

@@ -1,0 +1,68 @@
+#include "mstar/ml/checkpoint.h"
+
+#include <torch/serialize.h>
+#include <torch/torch.h>
+
+#include "mstar/error.h"
+
+namespace mstar::ml {
+
+namespace fs = std::filesystem;
+
+void save_optimizer(const torch::optim::Optimizer& optimizer, const fs::path& file) {
+  fs::path tmp = file;
+  tmp += ".tmp";
+  try {
+    torch::serialize::OutputArchive archive;
+    optimizer.save(archive);
+    archive.save_to(tmp.string());
+  } catch (const c10::Error& e) {
+    throw_io("cannot write optimizer state " + tmp.string() + ": " + e.what_without_backtrace());
+  }
+  std::error_code ec;
+  fs::rename(tmp, file, ec);
+  if (ec) throw_io("cannot rename " + tmp.string() + " to " + file.string() + ": " + ec.message());
+}
+
+void load_optimizer(torch::optim::Optimizer& optimizer, const fs::path& file) {
+  if (!fs::exists(file)) throw_io("no optimizer state at " + file.string());
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(file.string());
+  } catch (const c10::Error& e) {
+    throw_io("cannot read optimizer state " + file.string() + ": " + e.what_without_backtrace());
+  }
+  try {
+    optimizer.load(archive);
+  } catch (const c10::Error& e) {
+    throw_bad_input("optimizer state " + file.string() + " does not fit this optimizer: " + e.what_without_backtrace());
+  }
+}
+
+torch::Device parse_device(const std::string& name) {
+  try {
+    return torch::Device(name);
+  } catch (const c10::Error&) {
+    throw_bad_input("unknown device '" + name + "' (expected cpu, cuda or cuda:N)");
+  }
+}
+
+torch::Dtype parse_dtype(const std::string& name) {
+  if (name == "float32" || name == "float" || name == "fp32") return torch::kFloat32;
+  if (name == "bfloat16" || name == "bf16") return torch::kBFloat16;
+  if (name == "float16" || name == "half" || name == "fp16") return torch::kFloat16;
+  if (name == "float64" || name == "double") return torch::kFloat64;
+  throw_bad_input("unknown dtype '" + name + "' (expected float32, bfloat16 or float16)");
+}
+
+std::string dtype_name(torch::Dtype dtype) {
+  switch (dtype) {
+    case torch::kFloat32: return "float32";
+    case torch::kBFloat16: return "bfloat16";
+    case torch::kFloat16: return "float16";
+    case torch::kFloat64: return "float64";
+    default: return c10::toString(dtype);
+  }
+}
+
+}  // namespace mstar::ml

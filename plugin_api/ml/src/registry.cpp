@@ -1,0 +1,184 @@
+#include "mstar/ml/registry.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+
+#include "mstar/artifact.h"
+#include "mstar/error.h"
+
+namespace mstar::ml {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+  if (items.empty()) return "(none)";
+  std::string s;
+  for (const auto& i : items) s += (s.empty() ? "" : ", ") + i;
+  return s;
+}
+
+std::vector<fs::path> plugin_path_dirs() {
+  std::vector<fs::path> dirs;
+  const char* env = std::getenv("MSTAR_PLUGIN_PATH");
+  if (!env) return dirs;
+  std::stringstream ss(env);
+  std::string item;
+  while (std::getline(ss, item, ':'))
+    if (!item.empty()) dirs.emplace_back(item);
+  return dirs;
+}
+
+}  // namespace
+
+BackboneRegistry& BackboneRegistry::instance() {
+  static BackboneRegistry registry;
+  return registry;
+}
+
+void BackboneRegistry::add(ArchitectureInfo info) {
+  if (info.name.empty()) throw_bad_input("backbone registry: empty architecture name (from " + info.library.string() + ")");
+  if (!info.factory) throw_bad_input("backbone registry: architecture '" + info.name + "' has no factory");
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& e : entries_)
+    if (e.name == info.name)
+      throw_bad_input("backbone architecture '" + info.name + "' is registered twice: by " + e.library.string() +
+                      " and by " + info.library.string());
+  entries_.push_back(std::move(info));
+}
+
+bool BackboneRegistry::contains(std::string_view name) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return std::any_of(entries_.begin(), entries_.end(), [&](const auto& e) { return e.name == name; });
+}
+
+ArchitectureInfo BackboneRegistry::get(std::string_view name) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& e : entries_)
+    if (e.name == name) return e;
+  std::vector<std::string> known;
+  for (const auto& e : entries_) known.push_back(e.name);
+  std::sort(known.begin(), known.end());
+  std::string msg = "unknown backbone architecture '" + std::string(name) + "'; known: " + join(known);
+  if (!failures_.empty()) msg += "; failed registrations: " + join(failures_);
+  throw_bad_input(msg);
+}
+
+std::vector<std::string> BackboneRegistry::names() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& e : entries_) out.push_back(e.name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::unique_ptr<Backbone> BackboneRegistry::create(std::string_view name, const Json& config, Tokenizer tokenizer) const {
+  ArchitectureInfo info = get(name);
+  std::unique_ptr<Backbone> model = info.factory(config, std::move(tokenizer));
+  if (!model) throw Error(ErrorCategory::PluginFailure, "backbone factory of '" + info.name + "' (" +
+                                                           info.library.string() + ") returned nothing");
+  return model;
+}
+
+void BackboneRegistry::record_failure(std::string message) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  failures_.push_back(std::move(message));
+}
+
+std::vector<std::string> BackboneRegistry::failures() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return failures_;
+}
+
+void BackboneRegistry::remove(std::string_view name) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  entries_.erase(std::remove_if(entries_.begin(), entries_.end(), [&](const auto& e) { return e.name == name; }),
+                 entries_.end());
+}
+
+BackboneRegistrar::BackboneRegistrar(const char* name, BackboneFactory factory, const void* anchor,
+                                     const char* description) noexcept {
+  try {
+    BackboneRegistry::instance().add(ArchitectureInfo{name, description ? description : "", library_of(anchor),
+                                                      std::move(factory)});
+  } catch (const std::exception& e) {
+    BackboneRegistry::instance().record_failure(e.what());
+  }
+}
+
+fs::path library_of(const void* address) {
+  Dl_info info{};
+  if (!address || dladdr(address, &info) == 0 || !info.dli_fname) return {};
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::absolute(info.dli_fname, ec), ec);
+  return ec ? fs::path(info.dli_fname) : p;
+}
+
+void load_library(const fs::path& library) {
+  static std::mutex mutex;
+  static std::map<std::string, void*> handles;  // never closed: modules outlive any scope
+  std::error_code ec;
+  const std::string key = fs::weakly_canonical(library, ec).string();
+  std::lock_guard<std::mutex> lock(mutex);
+  if (handles.count(key)) return;
+  void* handle = dlopen(key.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* err = dlerror();
+    throw_io("cannot load plugin library " + key + ": " + (err ? err : "unknown dlopen error"));
+  }
+  handles[key] = handle;
+}
+
+fs::path find_plugin_library(const Json& config, std::vector<fs::path>* tried) {
+  const fs::path recorded = config.is_object() ? fs::path(config.value("plugin_library", "")) : fs::path();
+  if (recorded.empty()) return {};
+  if (tried) tried->push_back(recorded);
+  if (fs::exists(recorded)) return recorded;
+  for (const auto& dir : plugin_path_dirs()) {
+    fs::path candidate = dir / recorded.filename();
+    if (tried) tried->push_back(candidate);
+    if (fs::exists(candidate)) return candidate;
+  }
+  return {};
+}
+
+void ensure_architecture(const Json& config, const std::string& origin) {
+  if (!config.is_object() || !config.contains("architecture") || !config["architecture"].is_string())
+    throw_bad_input(origin + ": no \"architecture\" field, so no backbone code can be chosen");
+  const std::string name = config["architecture"].get<std::string>();
+  auto& registry = BackboneRegistry::instance();
+  if (registry.contains(name)) return;
+
+  std::vector<fs::path> tried;
+  const fs::path found = find_plugin_library(config, &tried);
+  if (found.empty()) {
+    std::vector<std::string> t;
+    for (const auto& p : tried) t.push_back(p.string());
+    throw_bad_input(origin + ": backbone architecture '" + name + "' is not registered (known: " +
+                    join(registry.names()) + ") and no library providing it was found" +
+                    (tried.empty() ? std::string(" (no \"plugin_library\" recorded)") : "; tried " + join(t)));
+  }
+  load_library(found);
+  if (!registry.contains(name))
+    throw_bad_input(origin + ": library " + found.string() + " does not register backbone architecture '" + name +
+                    "' (known now: " + join(registry.names()) + ")" +
+                    (registry.failures().empty() ? "" : "; failed registrations: " + join(registry.failures())));
+}
+
+fs::path backbone_dir(const Artifact& artifact) {
+  if (fs::exists(artifact.dir() / kConfigFile)) return artifact.dir();
+  if (fs::exists(artifact.dir() / "model" / kConfigFile)) return artifact.dir() / "model";
+  throw_io("artifact " + artifact.dir().string() + " (from " + artifact.producer() +
+           ") holds no backbone checkpoint: no " + kConfigFile + " in it or in model/");
+}
+
+std::unique_ptr<Backbone> load_backbone(const Artifact& artifact, const LoadOptions& options) {
+  return load_backbone(backbone_dir(artifact), options);
+}
+
+}  // namespace mstar::ml

@@ -1,0 +1,269 @@
+#include "mstar/ml/safetensors.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <fstream>
+#include <set>
+
+#include <torch/torch.h>
+
+#include "mstar/error.h"
+#include "mstar/json.h"
+
+namespace mstar::ml {
+
+static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct DtypeName {
+  torch::Dtype dtype;
+  const char* name;
+};
+const DtypeName kDtypes[] = {
+    {torch::kFloat64, "F64"}, {torch::kFloat32, "F32"}, {torch::kFloat16, "F16"}, {torch::kBFloat16, "BF16"},
+    {torch::kInt64, "I64"},   {torch::kInt32, "I32"},   {torch::kInt16, "I16"},   {torch::kInt8, "I8"},
+    {torch::kUInt8, "U8"},    {torch::kBool, "BOOL"},
+};
+
+// Largest header we accept (the reference implementation uses 100 MB).
+constexpr uint64_t kMaxHeader = 100'000'000;
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+struct Entry {
+  std::string name;
+  torch::Dtype dtype;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0;
+};
+
+struct Parsed {
+  std::vector<Entry> entries;
+  std::map<std::string, std::string> metadata;
+  uint64_t data_start = 0;
+};
+
+// Reads and validates the header of `file` (size `file_size`).
+Parsed parse_header(std::ifstream& in, const fs::path& file, uint64_t file_size) {
+  const std::string where = "safetensors file " + file.string();
+  if (file_size < 8) throw_bad_input(where + " is truncated: " + std::to_string(file_size) + " bytes, no header length");
+  unsigned char len_bytes[8];
+  in.read(reinterpret_cast<char*>(len_bytes), 8);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | len_bytes[i];
+  if (n > kMaxHeader) throw_bad_input(where + ": header length " + std::to_string(n) + " is implausibly large");
+  if (n > file_size - 8)
+    throw_bad_input(where + ": header length " + std::to_string(n) + " overruns the file (" +
+                    std::to_string(file_size) + " bytes): truncated or not a safetensors file");
+  std::string header(n, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(n));
+  if (!in) throw_io("cannot read the header of " + file.string());
+
+  Json j;
+  try {
+    j = Json::parse(header);
+  } catch (const Json::exception& e) {
+    throw_bad_input(where + ": header is not valid JSON: " + e.what());
+  }
+  if (!j.is_object()) throw_bad_input(where + ": header is not a JSON object");
+
+  Parsed p;
+  p.data_start = 8 + n;
+  const uint64_t data_size = file_size - p.data_start;
+  for (const auto& [name, v] : j.items()) {
+    if (name == "__metadata__") {
+      if (!v.is_object()) throw_bad_input(where + ": __metadata__ is not an object");
+      for (const auto& [k, s] : v.items()) {
+        if (!s.is_string()) throw_bad_input(where + ": __metadata__." + k + " is not a string");
+        p.metadata[k] = s.get<std::string>();
+      }
+      continue;
+    }
+    const std::string what = where + ", tensor '" + name + "'";
+    if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
+      throw_bad_input(what + ": entry needs dtype, shape and data_offsets");
+    Entry e;
+    e.name = name;
+    if (!v["dtype"].is_string()) throw_bad_input(what + ": dtype is not a string");
+    try {
+      e.dtype = dtype_from_safetensors(v["dtype"].get<std::string>());
+    } catch (const Error& err) {
+      throw_bad_input(what + ": " + err.what());
+    }
+    if (!v["shape"].is_array()) throw_bad_input(what + ": shape is not a list");
+    uint64_t numel = 1;
+    for (const auto& d : v["shape"]) {
+      if (!d.is_number_unsigned()) throw_bad_input(what + ": shape " + v["shape"].dump() + " is not a list of sizes");
+      e.shape.push_back(d.get<int64_t>());
+      numel *= d.get<uint64_t>();
+    }
+    const auto& off = v["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      throw_bad_input(what + ": data_offsets must be [begin, end]");
+    e.begin = off[0].get<uint64_t>();
+    e.end = off[1].get<uint64_t>();
+    if (e.begin > e.end) throw_bad_input(what + ": data_offsets " + off.dump() + " are reversed");
+    if (e.end > data_size)
+      throw_bad_input(what + ": data_offsets " + off.dump() + " overrun the data section of " +
+                      std::to_string(data_size) + " bytes (truncated file?)");
+    const uint64_t need = numel * c10::elementSize(e.dtype);
+    if (e.end - e.begin != need)
+      throw_bad_input(what + ": holds " + std::to_string(e.end - e.begin) + " bytes but " +
+                      v["dtype"].get<std::string>() + " " + shape_text(e.shape) + " needs " + std::to_string(need));
+    p.entries.push_back(std::move(e));
+  }
+  // The data section must be covered exactly: no overlaps, no holes.
+  std::vector<const Entry*> order;
+  for (const auto& e : p.entries) order.push_back(&e);
+  std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
+  uint64_t pos = 0;
+  for (const Entry* e : order) {
+    if (e->begin < pos) throw_bad_input(where + ", tensor '" + e->name + "': bytes overlap another tensor");
+    if (e->begin > pos) throw_bad_input(where + ", tensor '" + e->name + "': unindexed bytes before it");
+    pos = e->end;
+  }
+  if (pos != data_size)
+    throw_bad_input(where + ": " + std::to_string(data_size - pos) + " trailing bytes not covered by any tensor");
+  // Keep the header's order for the caller.
+  std::sort(p.entries.begin(), p.entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  return p;
+}
+
+void read_into(std::ifstream& in, const fs::path& file, const Parsed& p, const Entry& e, torch::Tensor& dst) {
+  in.seekg(static_cast<std::streamoff>(p.data_start + e.begin));
+  in.read(static_cast<char*>(dst.data_ptr()), static_cast<std::streamsize>(e.end - e.begin));
+  if (!in) throw_io("cannot read tensor '" + e.name + "' from " + file.string());
+}
+
+std::ifstream open(const fs::path& file, uint64_t& size) {
+  std::error_code ec;
+  size = fs::file_size(file, ec);
+  if (ec) throw_io("cannot read safetensors file " + file.string() + ": " + ec.message());
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw_io("cannot open safetensors file " + file.string());
+  return in;
+}
+
+}  // namespace
+
+const torch::Tensor& SafeTensors::at(const std::string& name) const {
+  for (const auto& [n, t] : tensors)
+    if (n == name) return t;
+  throw_bad_input("safetensors: no tensor named '" + name + "'");
+}
+
+std::string safetensors_dtype(torch::Dtype dtype) {
+  for (const auto& d : kDtypes)
+    if (d.dtype == dtype) return d.name;
+  throw_bad_input(std::string("safetensors: unsupported dtype ") + c10::toString(dtype));
+}
+
+torch::Dtype dtype_from_safetensors(const std::string& name) {
+  for (const auto& d : kDtypes)
+    if (name == d.name) return d.dtype;
+  throw_bad_input("unknown safetensors dtype '" + name + "'");
+}
+
+void save_safetensors(const fs::path& file, const NamedTensors& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  // Data in name order: the same tensors always give the same bytes.
+  std::vector<std::pair<std::string, torch::Tensor>> sorted;
+  std::set<std::string> seen;
+  for (const auto& [name, t] : tensors) {
+    if (name.empty() || name == "__metadata__") throw_bad_input("safetensors: invalid tensor name '" + name + "'");
+    if (!seen.insert(name).second) throw_bad_input("safetensors: tensor '" + name + "' given twice for " + file.string());
+    if (!t.defined()) throw_bad_input("safetensors: tensor '" + name + "' is undefined");
+    sorted.emplace_back(name, t.detach().to(torch::kCPU).contiguous());
+  }
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+
+  Json header = Json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  for (const auto& [name, t] : sorted) {
+    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
+    header[name] = {{"dtype", safetensors_dtype(t.scalar_type())},
+                    {"shape", t.sizes().vec()},
+                    {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // align the data to 8 bytes
+
+  fs::path tmp = file;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw_io("cannot write " + tmp.string());
+    uint64_t n = text.size();
+    unsigned char len_bytes[8];
+    for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(n >> (8 * i));
+    out.write(reinterpret_cast<const char*>(len_bytes), 8);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    for (const auto& [name, t] : sorted)
+      out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.numel() * t.element_size()));
+    out.flush();
+    if (!out) throw_io("failed writing " + tmp.string());
+  }
+  std::error_code ec;
+  fs::rename(tmp, file, ec);
+  if (ec) throw_io("cannot rename " + tmp.string() + " to " + file.string() + ": " + ec.message());
+}
+
+SafeTensors load_safetensors(const fs::path& file) {
+  uint64_t size = 0;
+  std::ifstream in = open(file, size);
+  Parsed p = parse_header(in, file, size);
+  SafeTensors out;
+  out.metadata = p.metadata;
+  for (const auto& e : p.entries) {
+    torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype));
+    read_into(in, file, p, e, t);
+    out.tensors.emplace_back(e.name, std::move(t));
+  }
+  return out;
+}
+
+void load_safetensors_into(const fs::path& file, const NamedTensors& targets) {
+  uint64_t size = 0;
+  std::ifstream in = open(file, size);
+  Parsed p = parse_header(in, file, size);
+  const std::string where = "safetensors file " + file.string();
+
+  std::map<std::string, const Entry*> by_name;
+  for (const auto& e : p.entries) by_name[e.name] = &e;
+  std::set<std::string> wanted;
+  for (const auto& [name, t] : targets) wanted.insert(name);
+  for (const auto& e : p.entries)
+    if (!wanted.count(e.name))
+      throw_bad_input(where + ": unknown tensor '" + e.name + "' (the model has no such parameter)");
+
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, target] : targets) {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) throw_bad_input(where + ": missing tensor '" + name + "'");
+    const Entry& e = *it->second;
+    if (e.dtype != target.scalar_type())
+      throw_bad_input(where + ", tensor '" + name + "': dtype " + safetensors_dtype(e.dtype) +
+                      " but the model expects " + safetensors_dtype(target.scalar_type()));
+    if (e.shape != target.sizes().vec())
+      throw_bad_input(where + ", tensor '" + name + "': shape " + shape_text(e.shape) + " but the model expects " +
+                      shape_text(target.sizes().vec()));
+    torch::Tensor cpu = torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype));
+    read_into(in, file, p, e, cpu);
+    torch::Tensor dst = target;  // shares storage with the target
+    dst.copy_(cpu);
+  }
+}
+
+}  // namespace mstar::ml

@@ -1,0 +1,47 @@
+// dataset/tfq_jsonl: copies a directory of TFQ JSONL exports (real TFQ-Data
+// / TFQ-Bench, or a generated world) into an artifact, validating every row.
+// Images given as data URIs become files; file images are copied or linked.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "mstar/json.h"
+#include "mstar/params.h"
+
+namespace mstar::world {
+
+enum class LinkMode { Copy, Hardlink, Symlink };
+
+struct ImportOptions {
+  bool skip_bad_rows = false;
+  LinkMode link = LinkMode::Copy;
+  // Split for JSONL files lying directly in the source directory (or for a
+  // source that is one file).
+  std::string default_split = "train";
+  // File names to import; empty: every *.jsonl whose name starts with "tfq".
+  std::vector<std::string> files;
+};
+
+struct ImportReport {
+  size_t rows = 0;
+  size_t bad_rows = 0;
+  size_t images = 0;
+  std::vector<std::string> problems;  // "FILE:LINE: ..." of skipped rows
+  Json files;                         // {split: {file: {"rows", "bad_rows"}}}
+};
+
+// Output layout: out_dir/SPLIT/FILE.jsonl with images under out_dir/SPLIT/img/
+// (file images keep their relative path when it stays inside the split),
+// plus out_dir/import_report.json. Rows keep every key; "images" is
+// rewritten to the new relative paths, and a missing "question_id" becomes
+// "FILESTEM-LINE", a missing "image_id" the image's file stem.
+ImportReport import_tfq(const std::filesystem::path& source, const std::filesystem::path& out_dir,
+                        const ImportOptions& options);
+
+ParamSchema tfq_import_param_schema();
+ImportOptions tfq_import_options_from_params(const Json& params);
+
+}  // namespace mstar::world

@@ -1,0 +1,25 @@
+// Shared by the world tests: temporary directories and one generated world.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "mstar/json.h"
+#include "mstar/world/generator.h"
+
+namespace world_test {
+
+// A fresh directory under the system temp dir, removed at exit.
+std::filesystem::path temp_dir(const std::string& name);
+
+// Small config with the given split sizes (everything else default).
+mstar::world::WorldConfig small_config(uint64_t seed, int train, int bench, int lite_train = 10, int lite_bench = 10,
+                                       int pretrain = 5);
+
+// One world shared by the tests of a process: 800 train, 300 bench images.
+const std::filesystem::path& shared_world();
+
+std::vector<mstar::Json> read_rows(const std::filesystem::path& file);
+
+}  // namespace world_test

@@ -1,0 +1,282 @@
+// The TFQ JSONL reader, images and base64, the importer and the inspection
+// helpers (stats, preview).
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "mstar/artifact.h"
+#include "mstar/error.h"
+#include "mstar/world/image.h"
+#include "mstar/world/inspect.h"
+#include "mstar/world/tfq_import.h"
+#include "mstar/world/tfq_reader.h"
+#include "world_helpers.h"
+
+namespace fs = std::filesystem;
+using mstar::Json;
+using namespace mstar::world;
+
+namespace {
+
+Image gradient(int w, int h) {
+  Image img(w, h);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      img.at(x, y)[0] = static_cast<uint8_t>(x * 255 / std::max(1, w - 1));
+      img.at(x, y)[1] = static_cast<uint8_t>(y * 255 / std::max(1, h - 1));
+      img.at(x, y)[2] = 77;
+    }
+  return img;
+}
+
+Json good_row(const std::string& qid, const std::string& image = "img/a.png") {
+  return Json{{"images", {image}}, {"problem", "<image> true or false: the crown is red."}, {"answer", "T"},
+              {"image_id", "a"},   {"question_id", qid},                                   {"level", "literal"}};
+}
+
+// A directory with img/a.png, img/broken.png and FILE holding `lines`.
+fs::path write_case(const std::string& name, const std::vector<std::string>& lines) {
+  const fs::path dir = world_test::temp_dir(name);
+  fs::create_directories(dir / "img");
+  mstar::write_file_atomic(dir / "img/a.png", encode_png(gradient(8, 8)));
+  mstar::write_file_atomic(dir / "img/broken.png", "this is not a png");
+  std::string text;
+  for (const auto& l : lines) text += l + "\n";
+  mstar::write_file_atomic(dir / "tfq.jsonl", text);
+  return dir / "tfq.jsonl";
+}
+
+struct BadCase {
+  const char* name;
+  std::string line;
+  const char* expect;  // part of the message
+};
+
+}  // namespace
+
+TEST(WorldBase64, RoundTripsAndRejectsGarbage) {
+  const std::vector<std::string> samples{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\x10", 3)};
+  for (const std::string& s : samples)
+    EXPECT_EQ(base64_decode(base64_encode(s)).value(), s);
+  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64_decode("Zm9v\nYmE=").value(), "fooba");
+  EXPECT_EQ(base64_decode("Zm9vYg").value(), "foob");  // padding optional
+  EXPECT_FALSE(base64_decode("Zm9v!").has_value());
+  EXPECT_FALSE(base64_decode("Z").has_value());
+  EXPECT_FALSE(base64_decode("Zm=9").has_value());
+  std::string why;
+  EXPECT_FALSE(parse_data_uri("data:image/gif;base64,R0lG", &why).has_value());
+  EXPECT_NE(why.find("image/gif"), std::string::npos);
+  EXPECT_FALSE(parse_data_uri("data:image/png,plain", &why).has_value());
+  EXPECT_TRUE(parse_data_uri("data:image/jpg;base64,Zm9v").has_value());
+}
+
+TEST(WorldImage, PngAndJpegDecode) {
+  const Image img = gradient(20, 10);
+  const Image png = decode_image(encode_png(img), "png");
+  EXPECT_EQ(png.rgb, img.rgb);
+  EXPECT_EQ(encode_png(img), encode_png(img));
+  const Image jpg = decode_image(encode_jpeg(img, 95), "jpg");
+  ASSERT_EQ(jpg.width, 20);
+  int worst = 0;
+  for (size_t i = 0; i < img.rgb.size(); ++i) worst = std::max(worst, std::abs(jpg.rgb[i] - img.rgb[i]));
+  EXPECT_LT(worst, 40);
+  EXPECT_EQ(image_extension(encode_png(img)), ".png");
+  EXPECT_EQ(image_extension(encode_jpeg(img)), ".jpg");
+  try {
+    decode_image("garbage", "x.png");
+    FAIL();
+  } catch (const mstar::Error& e) {
+    EXPECT_TRUE(e.is_bad_input());
+    EXPECT_NE(std::string(e.what()).find("x.png: cannot decode image"), std::string::npos);
+  }
+}
+
+TEST(WorldImage, LetterboxKeepsAspect) {
+  Image wide(100, 50);
+  std::fill(wide.rgb.begin(), wide.rgb.end(), 200);
+  const Image out = resize_letterbox(wide, 64);
+  ASSERT_EQ(out.width, 64);
+  ASSERT_EQ(out.height, 64);
+  EXPECT_EQ(out.at(32, 0)[0], 128);   // padding above
+  EXPECT_EQ(out.at(32, 63)[0], 128);  // and below
+  EXPECT_NEAR(out.at(32, 32)[0], 200, 2);
+  EXPECT_NEAR(out.at(0, 32)[0], 200, 2);  // full width used
+  const Image same = resize_letterbox(gradient(64, 64), 64);
+  EXPECT_EQ(same.rgb, gradient(64, 64).rgb);
+}
+
+TEST(WorldReader, ReadsGeneratedFilesRoundTrip) {
+  const fs::path& w = world_test::shared_world();
+  const TfqFile file = read_tfq_jsonl(w / "bench/tfq.jsonl");
+  EXPECT_TRUE(file.bad_rows.empty());
+  EXPECT_EQ(file.rows.size(), world_test::read_rows(w / "bench/tfq.jsonl").size());
+  EXPECT_EQ(file.rows.size(), file.lines);
+  const TfqRow& r = file.rows.front();
+  EXPECT_FALSE(r.question_id.empty());
+  EXPECT_FALSE(r.level.empty());
+  EXPECT_FALSE(r.tags.empty());
+  const Image img = load_image(r.images.front());
+  EXPECT_EQ(img.width, 64);
+  EXPECT_EQ(load_image(r.images.front(), 32).width, 32);
+  size_t heldout = 0;
+  for (const TfqRow& row : file.rows) heldout += row.heldout;
+  EXPECT_GT(heldout, 0u);
+}
+
+TEST(WorldReader, EveryKindOfBadRowNamesFileAndLine) {
+  const std::string png_uri = make_data_uri("image/png", encode_png(gradient(4, 4)));
+  Json missing = good_row("q2");
+  missing.erase("answer");
+  Json wrong_type = good_row("q2");
+  wrong_type["problem"] = 5;
+  Json bad_answer = good_row("q2");
+  bad_answer["answer"] = "True";
+  Json not_list = good_row("q2");
+  not_list["images"] = "img/a.png";
+  Json empty_list = good_row("q2");
+  empty_list["images"] = Json::array();
+  Json bad_qid = good_row("q2");
+  bad_qid["question_id"] = Json::array();
+  Json bad_tags = good_row("q2");
+  bad_tags["tags"] = "x";
+  const std::vector<BadCase> cases = {
+      {"invalid_json", "{\"images\": [", "not valid JSON"},
+      {"not_object", "[1, 2]", "expected a JSON object"},
+      {"missing_key", missing.dump(), "missing key 'answer'"},
+      {"wrong_type", wrong_type.dump(), "'problem' must be a string"},
+      {"bad_answer", bad_answer.dump(), "answer must be \"T\" or \"F\", got \"True\""},
+      {"images_not_list", not_list.dump(), "'images' must be a list"},
+      {"images_empty", empty_list.dump(), "'images' is empty"},
+      {"qid_type", bad_qid.dump(), "'question_id' must be a string"},
+      {"tags_type", bad_tags.dump(), "'tags' must be a list"},
+      {"missing_image", good_row("q2", "img/nope.png").dump(), "not found"},
+      {"undecodable_image", good_row("q2", "img/broken.png").dump(), "cannot decode image"},
+      {"bad_base64", good_row("q2", "data:image/png;base64,@@@").dump(), "invalid base64"},
+      {"bad_mime", good_row("q2", "data:text/plain;base64,Zm9v").dump(), "unsupported data URI type"},
+      {"base64_not_image", good_row("q2", "data:image/png;base64,Zm9vYmFy").dump(), "cannot decode image"},
+      {"duplicate_qid", good_row("q1").dump(), "duplicate question_id 'q1' (first at line 1)"},
+  };
+  for (const BadCase& c : cases) {
+    const fs::path file = write_case(c.name, {good_row("q1").dump(), c.line, good_row("q3", png_uri).dump()});
+    try {
+      read_tfq_jsonl(file);
+      ADD_FAILURE() << c.name << ": no error";
+    } catch (const mstar::Error& e) {
+      EXPECT_TRUE(e.is_bad_input()) << c.name;
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(file.string() + ":2: "), std::string::npos) << c.name << ": " << msg;
+      EXPECT_NE(msg.find(c.expect), std::string::npos) << c.name << ": " << msg;
+    }
+    ReadOptions skip;
+    skip.skip_bad_rows = true;
+    const TfqFile read = read_tfq_jsonl(file, skip);
+    EXPECT_EQ(read.rows.size(), 2u) << c.name;
+    ASSERT_EQ(read.bad_rows.size(), 1u) << c.name;
+    EXPECT_EQ(read.bad_rows[0].line, 2u);
+    EXPECT_NE(read.bad_rows[0].problem.find(c.expect), std::string::npos) << c.name;
+  }
+}
+
+TEST(WorldReader, Base64ImagesAndMinimalRows) {
+  const Image img = gradient(16, 12);
+  const std::string png_uri = make_data_uri("image/png", encode_png(img));
+  const std::string jpg_uri = make_data_uri("image/jpeg", encode_jpeg(img, 92));
+  // The Hugging Face export has only images, problem and answer.
+  const fs::path file = write_case(
+      "base64", {Json{{"images", {png_uri}}, {"problem", "<image> a statement."}, {"answer", "T"}}.dump(),
+                 Json{{"images", {jpg_uri}}, {"problem", "<image> another."}, {"answer", "F"}}.dump(), "",
+                 Json{{"images", {"img/a.png", png_uri}}, {"problem", "<image><image> two."}, {"answer", "F"}}.dump()});
+  const TfqFile read = read_tfq_jsonl(file);
+  ASSERT_EQ(read.rows.size(), 3u);
+  EXPECT_EQ(read.rows[2].line, 4u);  // the blank line is counted, not read
+  EXPECT_TRUE(read.rows[0].images[0].inline_data());
+  EXPECT_EQ(read.rows[0].images[0].mime, "image/png");
+  EXPECT_EQ(load_image(read.rows[0].images[0]).rgb, img.rgb);
+  EXPECT_EQ(read.rows[1].images[0].mime, "image/jpeg");
+  EXPECT_EQ(load_image(read.rows[1].images[0]).width, 16);
+  EXPECT_EQ(load_image(read.rows[1].images[0], 24).height, 24);
+  EXPECT_EQ(read.rows[2].images.size(), 2u);
+  EXPECT_TRUE(read.rows[0].question_id.empty());
+  EXPECT_TRUE(read.rows[0].level.empty());
+}
+
+TEST(WorldImport, CopiesAWorldAndDecodesDataUris) {
+  const fs::path& w = world_test::shared_world();
+  const fs::path out = world_test::temp_dir("import_world");
+  const ImportReport report = import_tfq(w, out, ImportOptions{});
+  const size_t expected = world_test::read_rows(w / "train/tfq.jsonl").size() +
+                          world_test::read_rows(w / "train/tfq_lite.jsonl").size() +
+                          world_test::read_rows(w / "bench/tfq.jsonl").size() +
+                          world_test::read_rows(w / "bench/tfq_lite.jsonl").size();
+  EXPECT_EQ(report.rows, expected);
+  EXPECT_EQ(report.bad_rows, 0u);
+  EXPECT_EQ(mstar::read_file(out / "bench/tfq.jsonl"), mstar::read_file(w / "bench/tfq.jsonl"));
+  EXPECT_TRUE(fs::is_regular_file(out / "bench/img/bench-000000.png"));
+  EXPECT_FALSE(fs::exists(out / "train/mcq.jsonl"));
+  EXPECT_TRUE(fs::is_regular_file(out / "import_report.json"));
+
+  // A Hugging Face style export: one file with data URIs and no ids.
+  const std::string uri = make_data_uri("image/png", encode_png(gradient(5, 5)));
+  const fs::path src = write_case(
+      "import_hf", {Json{{"images", {uri}}, {"problem", "<image> one."}, {"answer", "T"}}.dump(),
+                    Json{{"images", {uri}}, {"problem", "<image> two."}, {"answer", "F"}}.dump(),
+                    Json{{"images", {"img/a.png"}}, {"problem", "<image> three."}, {"answer", "maybe"}}.dump()});
+  const fs::path out2 = world_test::temp_dir("import_hf_out");
+  EXPECT_THROW(import_tfq(src.parent_path(), out2, ImportOptions{}), mstar::Error);
+  ImportOptions skip;
+  skip.skip_bad_rows = true;
+  skip.default_split = "bench";
+  const ImportReport r2 = import_tfq(src.parent_path(), out2, skip);
+  EXPECT_EQ(r2.rows, 2u);
+  EXPECT_EQ(r2.bad_rows, 1u);
+  EXPECT_EQ(r2.images, 1u);  // the same data URI twice: one file
+  const TfqFile again = read_tfq_jsonl(out2 / "bench/tfq.jsonl");
+  ASSERT_EQ(again.rows.size(), 2u);
+  EXPECT_FALSE(again.rows[0].images[0].inline_data());
+  EXPECT_EQ(again.rows[0].images[0].source.rfind("img/", 0), 0u);
+  EXPECT_EQ(again.rows[0].question_id, "tfq-1");
+  EXPECT_EQ(again.rows[1].question_id, "tfq-2");
+  EXPECT_FALSE(again.rows[0].image_id.empty());
+}
+
+TEST(WorldImport, ParamsAndLinks) {
+  std::vector<mstar::ParamIssue> issues;
+  const Json p = mstar::validate_params(tfq_import_param_schema(), Json{{"source", "/x"}, {"link", "symlink"}}, issues);
+  ASSERT_TRUE(issues.empty());
+  const ImportOptions o = tfq_import_options_from_params(p);
+  EXPECT_EQ(o.link, LinkMode::Symlink);
+  EXPECT_FALSE(o.skip_bad_rows);
+  mstar::validate_params(tfq_import_param_schema(), Json::object(), issues);
+  EXPECT_EQ(issues.size(), 1u);  // source is required
+
+  const fs::path src = write_case("import_link", {good_row("q1").dump()});
+  const fs::path out = world_test::temp_dir("import_link_out");
+  import_tfq(src, out, o);
+  EXPECT_TRUE(fs::is_symlink(out / "train/img/a.png"));
+  EXPECT_EQ(read_tfq_jsonl(out / "train/tfq.jsonl").rows.size(), 1u);
+}
+
+TEST(WorldInspect, StatsAndPreview) {
+  const fs::path& w = world_test::shared_world();
+  const Json stats = dataset_stats(w);
+  const Json& tfq = stats["splits"]["bench"]["files"]["tfq.jsonl"];
+  EXPECT_EQ(tfq["rows"].get<size_t>(), world_test::read_rows(w / "bench/tfq.jsonl").size());
+  EXPECT_EQ(tfq["images"], 300);
+  EXPECT_EQ(tfq["levels"].size(), 3u);
+  EXPECT_GT(tfq["heldout_rows"].get<int>(), 0);
+  EXPECT_FALSE(stats["splits"]["train"]["files"]["mcq.jsonl"].contains("answers"));
+  EXPECT_EQ(stats["splits"]["train"]["scenes"]["relations"].size(), 10u);
+  EXPECT_EQ(stats["splits"]["train"]["scenes"]["images"], 860);
+
+  const std::string html = render_preview_html(w, 6);
+  EXPECT_EQ(html.rfind("<!doctype html>", 0), 0u);
+  size_t images = 0;
+  for (size_t at = 0; (at = html.find("<img src=\"data:image/png;base64,", at)) != std::string::npos; ++at) ++images;
+  EXPECT_EQ(images, 6u);
+  EXPECT_NE(html.find("true or false: "), std::string::npos);
+  EXPECT_NE(html.find("implication"), std::string::npos);
+  EXPECT_EQ(html.find("<image>"), std::string::npos);
+  // A split directory alone works too.
+  EXPECT_NE(render_preview_html(w / "bench", 2).find("bench"), std::string::npos);
+}

@@ -1,0 +1,119 @@
+// The two plugin libraries, loaded as the host loads them (dlopen + the one
+// exported hook), run against a minimal NodeContext.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "mstar/plugin.h"
+#include "mstar/world/tfq_reader.h"
+#include "world_helpers.h"
+
+namespace fs = std::filesystem;
+using mstar::Json;
+
+namespace {
+
+class FakeContext : public mstar::NodeContext {
+ public:
+  FakeContext(Json params, fs::path out)
+      : params_(std::move(params)), out_(std::move(out)),
+        logger_("test", std::make_shared<spdlog::sinks::null_sink_mt>()) {}
+  const mstar::Params& params() const override { return params_; }
+  const mstar::Artifact* input(std::string_view) const override { return nullptr; }
+  std::vector<std::string> input_names() const override { return {}; }
+  const fs::path& output_dir() const override { return out_; }
+  void log(int64_t, std::string_view, double) override {}
+  void summary(std::string_view key, double value) override { summaries[std::string(key)] = value; }
+  void annotate(std::string_view key, const Json& value) override { annotations[std::string(key)] = value; }
+  spdlog::logger& logger() override { return logger_; }
+  uint64_t seed() const override { return 5; }
+  int threads() const override { return 2; }
+  bool cancelled() const override { return false; }
+  const fs::path& resume_dir() const override { return out_; }
+  std::shared_ptr<void> create_component(const Json& spec, std::string_view) override {
+    throw mstar::Error(mstar::ErrorCategory::BadInput, "no components in this test: " + spec.dump());
+  }
+
+  std::map<std::string, double> summaries;
+  Json annotations = Json::object();
+
+ private:
+  mstar::Params params_;
+  fs::path out_;
+  spdlog::logger logger_;
+};
+
+struct Loaded {
+  void* handle = nullptr;
+  const mstar::LibraryDescriptor* library = nullptr;
+  ~Loaded() {
+    if (handle) dlclose(handle);
+  }
+};
+
+void load(const char* path, Loaded& out) {
+  out.handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(out.handle, nullptr) << dlerror();
+  using Hook = const mstar::LibraryDescriptor* (*)();
+  auto hook = reinterpret_cast<Hook>(dlsym(out.handle, MSTAR_PLUGIN_ENTRY_SYMBOL));
+  ASSERT_NE(hook, nullptr);
+  out.library = hook();
+  ASSERT_EQ(out.library->api_version, static_cast<uint32_t>(MSTAR_PLUGIN_API_VERSION));
+  ASSERT_EQ(out.library->plugin_count, 1u);
+}
+
+Json resolve(const mstar::PluginInfo& info, const Json& given) {
+  std::vector<mstar::ParamIssue> issues;
+  Json p = mstar::validate_params(info.params, given, issues);
+  for (const auto& i : issues) ADD_FAILURE() << i.path << ": " << i.message;
+  return p;
+}
+
+}  // namespace
+
+TEST(WorldPlugins, ImplicationWorldRunsThroughTheAbi) {
+  Loaded lib;
+  load(MSTAR_WORLD_PLUGIN, lib);
+  if (HasFatalFailure()) return;
+  const auto info = mstar::PluginInfo::from_json(Json::parse(lib.library->plugins[0].metadata_json));
+  EXPECT_EQ(info.id(), "dataset/implication_world");
+  ASSERT_EQ(info.outputs.size(), 2u);
+  EXPECT_EQ(info.outputs[0].name, "train");
+  EXPECT_EQ(info.outputs[1].name, "bench");
+  EXPECT_EQ(info.outputs[1].type, "dataset");
+
+  const fs::path out = world_test::temp_dir("plugin_world");
+  FakeContext ctx(resolve(info, Json{{"train_images", 30}, {"bench_images", 10}, {"lite_train_images", 3},
+                                      {"lite_bench_images", 3}}),
+                  out);
+  char message[512] = {0};
+  ASSERT_EQ(lib.library->plugins[0].run(&ctx, message, sizeof message), mstar::kRunOk) << message;
+  EXPECT_EQ(ctx.summaries["images"], 46);
+  EXPECT_EQ(ctx.annotations["type"], "dataset");
+  EXPECT_EQ(ctx.annotations["world"]["seed"], 5);  // the node's seed: no `seed` param given
+  EXPECT_FALSE(mstar::world::read_tfq_jsonl(out / "bench/tfq.jsonl").rows.empty());
+
+  FakeContext bad(resolve(info, Json{{"glyphs", 4}, {"concepts", 8}}), world_test::temp_dir("plugin_bad"));
+  EXPECT_EQ(lib.library->plugins[0].run(&bad, message, sizeof message), mstar::kRunBadInput);
+  EXPECT_NE(std::string(message).find("concepts"), std::string::npos) << message;
+}
+
+TEST(WorldPlugins, TfqJsonlImportsAndReportsBadInput) {
+  Loaded lib;
+  load(MSTAR_TFQ_JSONL_PLUGIN, lib);
+  if (HasFatalFailure()) return;
+  const auto info = mstar::PluginInfo::from_json(Json::parse(lib.library->plugins[0].metadata_json));
+  EXPECT_EQ(info.id(), "dataset/tfq_jsonl");
+  const fs::path out = world_test::temp_dir("plugin_import");
+  FakeContext ctx(resolve(info, Json{{"source", world_test::shared_world().string()}}), out);
+  char message[512] = {0};
+  ASSERT_EQ(lib.library->plugins[0].run(&ctx, message, sizeof message), mstar::kRunOk) << message;
+  EXPECT_GT(ctx.summaries["rows"], 1000);
+  EXPECT_EQ(ctx.summaries["bad_rows"], 0);
+  EXPECT_TRUE(fs::is_regular_file(out / "train/tfq.jsonl"));
+
+  FakeContext missing(resolve(info, Json{{"source", "/nonexistent/tfq"}}), world_test::temp_dir("plugin_missing"));
+  EXPECT_EQ(lib.library->plugins[0].run(&missing, message, sizeof message), mstar::kRunBadInput);
+  EXPECT_NE(std::string(message).find("/nonexistent/tfq"), std::string::npos);
+}
