@@ -57,6 +57,9 @@ class Sandbox {
 
   CommandResult run(const std::vector<std::string>& args) const {
     const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
+    // Boost.Process opens redirect targets without truncating them.
+    fs::remove(out);
+    fs::remove(err);
     bp::child c(mstar(), bp::args(args), bp::std_out > out.string(), bp::std_err > err.string(),
                 bp::std_in.close(), env());
     c.wait();

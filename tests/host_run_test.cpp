@@ -178,3 +178,61 @@ TEST(HostRun, SharedUpstreamRunsOnceAcrossTrials) {
   auto reg = sb.registry();
   EXPECT_EQ(reg->list_runs("sw").size(), 6u);
 }
+
+TEST(HostRun, MaxFailuresStopsSchedulingNewTrials) {
+  Sandbox sb;
+  auto file = sb.write("mf.yaml",
+                       "name: mf\nnodes:\n  e: {plugin: test/exit, params: {code: 1}}\n"
+                       "sweep:\n  grid: {e.code: [1, 2, 3, 4]}\n");
+  auto r = sb.run({"run", file.string(), "-j", "1", "--max-failures", "2"});
+  EXPECT_EQ(r.code(), 1);
+  auto reg = sb.registry();
+  std::map<std::string, int> by_status;
+  for (const auto& run : reg->list_runs("mf")) ++by_status[run.status];
+  EXPECT_EQ(by_status["failed"], 2);
+  EXPECT_EQ(by_status["pending"], 2);
+  // Running again with no limit finishes (fails) the rest and leaves none pending.
+  auto again = sb.run({"run", file.string(), "-j", "2"});
+  EXPECT_EQ(again.code(), 1);
+  auto reg2 = sb.registry();
+  for (const auto& run : reg2->list_runs("mf")) EXPECT_EQ(run.status, "failed") << run.id;
+}
+
+TEST(HostRun, AddingAnAxisValueRunsOnlyTheNewTrials) {
+  Sandbox sb;
+  auto file = sb.write("grow.yaml",
+                       "name: grow\nnodes:\n  m: {plugin: test/metrics, params: {steps: 10}}\n"
+                       "sweep:\n  grid: {m.scale: [1, 2]}\n  seeds: [1, 2]\n");
+  ASSERT_EQ(sb.run({"run", file.string(), "-j", "2"}).code(), 0);
+  sb.write("grow.yaml",
+           "name: grow\nnodes:\n  m: {plugin: test/metrics, params: {steps: 10}}\n"
+           "sweep:\n  grid: {m.scale: [1, 2, 3]}\n  seeds: [1, 2]\n");
+  auto dry = sb.run({"run", file.string(), "--dry-run"});
+  EXPECT_NE(dry.out.find("2 to run, 4 cached"), std::string::npos) << dry.out;
+  auto r = sb.run({"run", file.string(), "-j", "2"});
+  ASSERT_EQ(r.code(), 0);
+  EXPECT_NE(r.out.find("2 ran, 4 cached"), std::string::npos) << r.out;
+  EXPECT_EQ(sb.registry()->list_runs("grow").size(), 6u);
+  auto status = sb.run({"status", "grow"});
+  EXPECT_NE(status.out.find("done 6"), std::string::npos) << status.out;
+}
+
+TEST(HostRun, PathParamsAreFingerprintedByContent) {
+  Sandbox sb;
+  auto data = sb.write("data.txt", "12345");
+  auto file = sb.write("read.yaml", "name: read\nnodes:\n  r: {plugin: test/read, params: {file: " + data.string() + "}}\n");
+  ASSERT_EQ(sb.run({"run", file.string()}).code(), 0);
+  // Same bytes, new mtime: cached.
+  std::filesystem::last_write_time(data, std::filesystem::file_time_type::clock::now());
+  auto same = sb.run({"run", file.string()});
+  EXPECT_NE(same.out.find("0 ran, 1 cached"), std::string::npos) << same.out;
+  // New bytes: recomputed.
+  sb.write("data.txt", "1234567");
+  auto changed = sb.run({"run", file.string()});
+  EXPECT_NE(changed.out.find("1 ran, 0 cached"), std::string::npos) << changed.out;
+  auto missing = sb.write("missing.yaml", "name: m\nnodes:\n  r: {plugin: test/read, params: {file: /no/such/file}}\n");
+  auto r = sb.run({"run", missing.string()});
+  EXPECT_EQ(r.code(), 2);
+  EXPECT_NE(r.err.find("missing.yaml:3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no such file"), std::string::npos) << r.err;
+}

@@ -16,7 +16,7 @@ struct TypeName {
 constexpr TypeName kTypeNames[] = {
     {ParamType::Bool, "bool"},     {ParamType::Int, "int"},   {ParamType::Float, "float"},
     {ParamType::String, "string"}, {ParamType::Enum, "enum"}, {ParamType::List, "list"},
-    {ParamType::Map, "map"},       {ParamType::Plugin, "plugin"},
+    {ParamType::Map, "map"},       {ParamType::Plugin, "plugin"}, {ParamType::Path, "path"},
 };
 
 ParamSpec make(std::string name, ParamType type) {
@@ -91,6 +91,9 @@ Json check_value(const ParamSpec& spec, const Json& v, const std::string& path,
     }
     case ParamType::String:
       if (!v.is_string()) return fail("string");
+      return v;
+    case ParamType::Path:
+      if (!v.is_string() || v.get<std::string>().empty()) return fail("a file or directory path");
       return v;
     case ParamType::Enum: {
       std::string joined;
@@ -167,6 +170,7 @@ ParamSpec ParamSpec::list(std::string name, std::string element_type) {
   s.element_type = std::move(element_type);
   return s;
 }
+ParamSpec ParamSpec::path(std::string name) { return make(std::move(name), ParamType::Path); }
 ParamSpec ParamSpec::map(std::string name) { return make(std::move(name), ParamType::Map); }
 ParamSpec ParamSpec::plugin(std::string name, std::string kind) {
   ParamSpec s = make(std::move(name), ParamType::Plugin);

@@ -199,6 +199,17 @@ class Flaky {
 };
 MSTAR_PLUGIN(Flaky)
 
+class Read {
+ public:
+  static PluginInfo info() {
+    PluginInfo i = test_info("read", "value = the size in bytes of `file` (a path param: its content is in the cache key).");
+    i.params.add(ParamSpec::path("file").require().describe("a file to read"));
+    return i;
+  }
+  void run(NodeContext& ctx) { write_value(ctx, static_cast<double>(mstar::read_file(ctx.params().get_string("file")).size())); }
+};
+MSTAR_PLUGIN(Read)
+
 // Scores fixed responses with a reward component built from its params:
 // how the host's component mechanism is exercised without LibTorch.
 class Score {

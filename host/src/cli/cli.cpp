@@ -16,6 +16,7 @@ const std::vector<Command>& commands() {
       {"runs", "list recorded runs (trials), newest first", cmd_runs},
       {"show", "params, node states, summaries, durations and failure reasons of one run", cmd_show},
       {"logs", "print the log of one node of a run", cmd_logs},
+      {"artifact", "print the artifact directory of one node of a run", cmd_artifact},
       {"status", "done / running / failed / pending / cached counts of a sweep", cmd_status},
       {"results", "query runs: filter, group over seeds (mean, 95% CI), pivot; table/csv/json/markdown", cmd_results},
       {"metrics", "print the metric series of a run (csv or json)", cmd_metrics},
@@ -25,6 +26,7 @@ const std::vector<Command>& commands() {
       {"export", "export trials (params + summaries) or metric points as csv / jsonl", cmd_export},
       {"registry", "raw read-only SQL on the registry (registry sql \"SELECT ...\"), schema, integrity check",
        cmd_registry},
+      {"data", "look at a dataset: data preview DIR -o page.html, data stats DIR", cmd_data},
       {"exec-node", "internal: run one node instance (started by the host)", cmd_exec_node, true},
       {"probe-plugin", "internal: load a plugin library and print its descriptor", cmd_probe_plugin, true},
   };

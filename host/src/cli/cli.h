@@ -52,7 +52,9 @@ int cmd_run(const Args&);
 int cmd_runs(const Args&);
 int cmd_show(const Args&);
 int cmd_logs(const Args&);
+int cmd_artifact(const Args&);
 int cmd_status(const Args&);
+int cmd_data(const Args&);
 int cmd_exec_node(const Args&);
 int cmd_probe_plugin(const Args&);
 // Results (cmd_results.cpp, cmd_plot.cpp, cmd_registry.cpp).

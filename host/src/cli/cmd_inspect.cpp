@@ -124,6 +124,32 @@ int cmd_logs(const Args& args) {
   throw_bad_input("run " + run->id + " has no node '" + node + "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
 }
 
+int cmd_artifact(const Args& args) {
+  po::options_description desc("artifact options");
+  StoreOptions so;
+  std::string id, node;
+  so.add_to(desc, false, false);
+  desc.add_options()("run", po::value(&id)->required(), "run id or prefix")("node", po::value(&node)->required(),
+                                                                             "node name");
+  po::positional_options_description pos;
+  pos.add("run", 1).add("node", 1);
+  po::variables_map vm;
+  if (!parse(args, "mstar artifact RUN NODE",
+             "Prints the artifact directory of one node of a run (only when the node finished).",
+             "cp -r $(mstar artifact 3fa9c1 base) models/my_base", desc, &pos, vm))
+    return 0;
+  auto reg = open_ro(so.paths());
+  auto run = reg->get_run(id);
+  if (!run) throw_bad_input("no run '" + id + "' (see `mstar runs`)");
+  for (const auto& n : reg->node_runs(run->id)) {
+    if (n.node != node) continue;
+    if (n.artifact_path.empty()) throw_bad_input("node '" + node + "' of run " + run->id + " has no artifact (status " + n.status + ")");
+    std::cout << n.artifact_path << "\n";
+    return 0;
+  }
+  throw_bad_input("run " + run->id + " has no node '" + node + "'");
+}
+
 int cmd_status(const Args& args) {
   po::options_description desc("status options");
   StoreOptions so;

@@ -1,4 +1,5 @@
 #include <iostream>
+#include <set>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -59,6 +60,25 @@ void print_trials(const Plan& plan, registry::Registry& reg) {
   print_table(header, rows, "table");
 }
 
+// Nodes may publish a human-readable report (manifest field "report": a
+// markdown file in the artifact, e.g. a before/after comparison); a run of a
+// few trials prints them at the end.
+void print_reports(const Plan& plan, const Paths& paths) {
+  if (plan.trials.size() > 4) return;
+  std::set<std::string> shown;
+  for (const auto& t : plan.trials) {
+    for (const auto& [node, key] : t.nodes) {
+      const auto dir = paths.artifact(key);
+      if (!shown.insert(key).second || !Artifact::is_complete(dir)) continue;
+      const Json manifest = Artifact::open(dir).manifest();
+      if (!manifest.contains("report") || !manifest["report"].is_string()) continue;
+      const auto file = dir / manifest["report"].get<std::string>();
+      if (!std::filesystem::exists(file)) continue;
+      std::cout << "\n" << read_file(file);
+    }
+  }
+}
+
 }  // namespace
 
 int cmd_run(const Args& args) {
@@ -101,6 +121,7 @@ int cmd_run(const Args& args) {
   auto reg = registry::Registry::open(paths.registry, registry::OpenMode::ReadWrite);
   RunOutcome out = execute_plan(plan, *reg, paths, opt);
   print_trials(plan, *reg);
+  print_reports(plan, paths);
   std::cout << "\n" << out.done << " ran, " << out.cached << " cached, " << out.failed << " failed, " << out.skipped
             << " skipped" << (out.was_interrupted ? ", interrupted (run the same command again to resume)" : "")
             << "\nregistry: " << paths.registry.string() << "   store: " << paths.store.string()

@@ -3,9 +3,12 @@
 #include <set>
 
 #include "plugins/catalog.h"
+#include "util/fingerprint.h"
 #include "util/hash.h"
 
 namespace mstar {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -13,12 +16,30 @@ std::string input_ref(const std::string& key, const std::string& output) {
   return output.empty() ? key : key + "/" + output;
 }
 
+// Params of type `path`: absolute (relative to the working directory) in
+// the node's params, and a content fingerprint in its cache key. One
+// fingerprint per distinct path and run: trials share the file.
+void resolve_path_params(const config::NodeSpec& node, const PluginInfo& info, NodeInstance& inst,
+                   std::map<std::string, std::string>& fingerprints) {
+  for (const auto& spec : info.params.specs()) {
+    if (spec.type != ParamType::Path || !inst.params.contains(spec.name)) continue;
+    const fs::path abs = fs::absolute(inst.params[spec.name].get<std::string>()).lexically_normal();
+    if (!fs::exists(abs))
+      throw_bad_input(node.param_loc(spec.name).str() + ": " + node.name + "." + spec.name + ": no such file or directory: " +
+                      abs.string());
+    auto [it, fresh] = fingerprints.try_emplace(abs.string());
+    if (fresh) it->second = fingerprint_path(abs);
+    inst.params[spec.name] = abs.string();
+    inst.fingerprints[spec.name] = it->second;
+  }
+}
+
 }  // namespace
 
-std::string node_cache_key(const std::string& plugin, const std::string& version, const Json& params,
-                           uint64_t seed, const std::map<std::string, std::string>& inputs) {
-  Json identity = {{"plugin", plugin}, {"version", version}, {"params", params}, {"seed", seed},
-                   {"inputs", inputs}, {"format", 1}};
+std::string node_cache_key(const NodeInstance& n) {
+  Json identity = {{"plugin", n.plugin}, {"version", n.plugin_version}, {"params", n.params}, {"seed", n.seed},
+                   {"inputs", n.inputs}, {"format", 1}};
+  if (!n.fingerprints.empty()) identity["files"] = n.fingerprints;
   return sha1_hex(identity.dump());
 }
 
@@ -51,6 +72,7 @@ Plan make_plan(const PlanRequest& request, const PluginCatalog& catalog) {
 
   const std::vector<config::Trial> trials = config::expand_sweep(exp);
   std::set<std::string> seen_trials;
+  std::map<std::string, std::string> fingerprints;
   for (const auto& trial : trials) {
     config::Experiment texp = config::apply_assignment(exp, trial);
     config::ResolvedGraph graph = config::resolve_graph(texp, lookup, ids);
@@ -78,7 +100,8 @@ Plan make_plan(const PlanRequest& request, const PluginCatalog& catalog) {
         inst.inputs[name] = input_ref(up, ref.output);
         inst.deps.push_back(up);
       }
-      inst.key = node_cache_key(inst.plugin, inst.plugin_version, inst.params, inst.seed, inst.inputs);
+      resolve_path_params(node, plugin.info, inst, fingerprints);
+      inst.key = node_cache_key(inst);
       key_of[node.name] = inst.key;
       pt.nodes.emplace_back(node.name, inst.key);
       pt.config[node.name] = {{"plugin", inst.plugin}, {"params", inst.params}, {"inputs", inst.inputs},

@@ -23,6 +23,7 @@ struct NodeInstance {
   std::string plugin, plugin_version;
   std::filesystem::path library;
   Json params;
+  Json fingerprints = Json::object();         // path param -> content fingerprint (part of the key)
   std::map<std::string, std::string> inputs;  // input name -> upstream key + "/" + output (or just key)
   std::vector<std::string> deps;              // upstream keys
   int cpus = 1;
@@ -62,7 +63,6 @@ struct PlanRequest {
 Plan make_plan(const PlanRequest& request, const PluginCatalog& catalog);
 
 // Canonical identity strings (exposed for tests).
-std::string node_cache_key(const std::string& plugin, const std::string& version, const Json& params,
-                           uint64_t seed, const std::map<std::string, std::string>& inputs);
+std::string node_cache_key(const NodeInstance& node);
 
 }  // namespace mstar

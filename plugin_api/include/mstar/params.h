@@ -16,7 +16,10 @@
 
 namespace mstar {
 
-enum class ParamType { Bool, Int, Float, String, Enum, List, Map, Plugin };
+// Path: a file or directory the node reads. The host makes it absolute
+// (relative to the working directory) and puts a fingerprint of its content
+// into the cache key, so a changed file is never served from the cache.
+enum class ParamType { Bool, Int, Float, String, Enum, List, Map, Plugin, Path };
 
 std::string_view to_string(ParamType type) noexcept;
 std::optional<ParamType> param_type_from_string(std::string_view name) noexcept;
@@ -43,6 +46,7 @@ struct ParamSpec {
   static ParamSpec list(std::string name, std::string element_type = "");
   static ParamSpec map(std::string name);
   static ParamSpec plugin(std::string name, std::string kind);
+  static ParamSpec path(std::string name);
 
   ParamSpec& def(Json value) { default_value = std::move(value); return *this; }
   ParamSpec& require() { required = true; return *this; }

@@ -30,6 +30,7 @@ Regex::Regex(std::string_view pattern, unsigned flags) : impl_(std::make_unique<
   uint32_t options = PCRE2_UTF;
   if (flags & kDotAll) options |= PCRE2_DOTALL;
   if (flags & kCaseless) options |= PCRE2_CASELESS;
+  if (flags & kUnicode) options |= PCRE2_UCP;
   int error = 0;
   PCRE2_SIZE offset = 0;
   impl_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options, &error, &offset,

@@ -29,4 +29,35 @@ std::string tfq_eval_answer(std::string_view response);
 // A-F), else "Answer: X", else the last standalone capital letter A-F; "".
 std::string mcq_eval_answer(std::string_view response);
 
+// The reference scripts exactly, for benchmarks whose predictions the
+// paper's own scripts must score the same way. They differ from the lenient
+// extractors above, which the rewards use:
+//
+// eval_TFQ.py: if the response holds any <answer>...</answer> (dot matches
+// newlines), the last one's content, stripped, even when that is empty;
+// else the FIRST "Answer:" followed by optional whitespace and T or F
+// (case-sensitive, so "answer: t" does not count, and "Answer: True" gives
+// "T"); else the last standalone T or F (\b, Unicode as Python's); else "".
+std::string tfq_reference_answer(std::string_view response);
+// eval_MCQ.py: the last <answer>...</answer> content, stripped (the whole
+// content: "(C) money" is not "C"); else the first "Answer:" + optional
+// whitespace + one ASCII letter; else "". No standalone-letter fallback.
+std::string mcq_reference_answer(std::string_view response);
+// Both scripts: correct when the extracted answer is non-empty and equal
+// to the ground truth after lower-casing (no stripping of the truth).
+bool reference_answers_equal(std::string_view extracted, std::string_view truth);
+
+// The answer part of a free-form response (open questions, short VQA
+// answers): the last <answer>...</answer> content when there is one, else
+// the response with every <think>...</think> block (and a dangling
+// <think>... without its end) removed; stripped.
+std::string final_answer_text(std::string_view response);
+
+// Normalisation for exact-match short answers (VQA style): lower-case;
+// number words zero..twenty become digits; "center" becomes "centre" (the
+// world's spelling); punctuation becomes space, except a '.' or ',' inside a
+// number; the articles a, an, the are dropped; whitespace collapses.
+//   "The Two." -> "2", "  a Red sun! " -> "red sun", "3.5" -> "3.5"
+std::string normalize_short_answer(std::string_view text);
+
 }  // namespace mstar::text

@@ -13,7 +13,9 @@ namespace mstar::text {
 
 class Regex {
  public:
-  enum Flags : unsigned { kNone = 0, kDotAll = 1, kCaseless = 2 };
+  // kUnicode: \b, \w and \s use Unicode properties (PCRE2_UCP), as they do
+  // in Python 3 `str` patterns; without it they are ASCII-only.
+  enum Flags : unsigned { kNone = 0, kDotAll = 1, kCaseless = 2, kUnicode = 4 };
   // Throws Error(BadInput) with the column of a bad pattern.
   explicit Regex(std::string_view pattern, unsigned flags = kNone);
   ~Regex();

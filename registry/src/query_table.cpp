@@ -1,0 +1,453 @@
+// Tables of results: per run or grouped over seeds, pivoted, sorted,
+// rendered as text, CSV, JSON or Markdown; and the `export` streams.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <ostream>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "impl.h"
+#include "mstar/registry/query.h"
+#include "sqlite.h"
+
+namespace mstar::registry {
+
+namespace {
+
+using OrderedJson = nlohmann::ordered_json;
+
+bool less_key(const std::vector<Value>& a, const std::vector<Value>& b) {
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    const int c = compare_for_sort(a[i], b[i]);
+    if (c) return c < 0;
+  }
+  return a.size() < b.size();
+}
+
+bool same_key(const std::vector<Value>& a, const std::vector<Value>& b) { return !less_key(a, b) && !less_key(b, a); }
+
+bool has(const std::vector<Agg>& aggs, Agg a) { return std::find(aggs.begin(), aggs.end(), a) != aggs.end(); }
+
+// "0.5123 ± 0.0131 (n=3)": the requested aggregates in one cell.
+std::string stats_cell(const Stats& s, const std::vector<Agg>& aggs) {
+  auto num = [](double x) { return to_text(Value(x), 4); };
+  std::string out;
+  std::set<Agg> used;
+  if (has(aggs, Agg::Mean)) {
+    out = num(s.mean);
+    used.insert(Agg::Mean);
+    const Agg spread = has(aggs, Agg::Ci95) ? Agg::Ci95 : Agg::Std;
+    if (has(aggs, spread)) {
+      used.insert(spread);
+      if (!std::isnan(stat(s, spread))) out += " ± " + num(stat(s, spread));
+    }
+  }
+  for (Agg a : aggs) {
+    if (used.count(a)) continue;
+    if (!out.empty()) out += " ";
+    if (a == Agg::Count) out += "(n=" + std::to_string(s.count) + ")";
+    else out += std::string(to_string(a)) + "=" + num(stat(s, a));
+  }
+  return out;
+}
+
+std::vector<Field> parse_fields(const std::vector<std::string>& names, BareName bare) {
+  std::vector<Field> out;
+  for (const std::string& n : names) {
+    Field f = parse_field(n, bare);
+    if (std::find(out.begin(), out.end(), f) == out.end()) out.push_back(f);
+  }
+  return out;
+}
+
+// The column a --sort names: a header, a field's label or full name, or a
+// metric (its first aggregate column).
+size_t sort_column(const Table& t, const std::string& sort) {
+  std::vector<std::string> tries = {sort};
+  for (const char* prefix : {"params.", "metrics."})
+    if (sort.rfind(prefix, 0) == 0) tries.push_back(sort.substr(std::string(prefix).size()));
+  for (const std::string& s : tries)
+    for (size_t i = 0; i < t.columns.size(); ++i)
+      if (t.columns[i] == s) return i;
+  for (const std::string& s : tries)
+    for (size_t i = 0; i < t.columns.size(); ++i)
+      if (t.columns[i].rfind(s + ":", 0) == 0 || t.columns[i].rfind(s + " ", 0) == 0) return i;
+  std::string list;
+  for (const auto& c : t.columns) list += (list.empty() ? "" : ", ") + c;
+  throw_bad_input("--sort: no column '" + sort + "'; the columns are: " + list);
+}
+
+struct Group {
+  std::vector<Value> key;
+  std::vector<size_t> rows;
+};
+
+std::vector<Group> group_runs(const std::vector<const std::vector<Value>*>& key_columns, size_t n) {
+  std::vector<std::vector<Value>> keys(n);
+  for (size_t r = 0; r < n; ++r)
+    for (const auto* col : key_columns) keys[r].push_back((*col)[r]);
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return less_key(keys[a], keys[b]); });
+  std::vector<Group> groups;
+  for (size_t r : order) {
+    if (groups.empty() || !same_key(groups.back().key, keys[r])) groups.push_back({keys[r], {}});
+    groups.back().rows.push_back(r);
+  }
+  return groups;
+}
+
+std::vector<Value> pick(const std::vector<Value>& column, const std::vector<size_t>& rows) {
+  std::vector<Value> out;
+  out.reserve(rows.size());
+  for (size_t r : rows) out.push_back(column[r]);
+  return out;
+}
+
+void sort_and_limit(Table& t, const TableSpec& spec) {
+  if (!spec.sort.empty()) {
+    const size_t c = sort_column(t, spec.sort);
+    std::stable_sort(t.rows.begin(), t.rows.end(), [&](const auto& a, const auto& b) {
+      // Missing and NaN values stay last in either direction.
+      auto last = [](const Value& v) {
+        const auto* d = std::get_if<double>(&v);
+        return is_missing(v) || (d && std::isnan(*d));
+      };
+      if (last(a[c]) != last(b[c])) return last(b[c]);
+      const int cmp = compare_for_sort(a[c], b[c]);
+      return spec.descending ? cmp > 0 : cmp < 0;
+    });
+  }
+  if (spec.limit > 0 && t.rows.size() > spec.limit) t.rows.resize(spec.limit);
+}
+
+Table per_run_table(Results& res, const TableSpec& spec, const std::vector<Field>& metrics) {
+  std::vector<Field> columns =
+      spec.columns.empty() ? res.varying_params(true) : parse_fields(spec.columns, BareName::Param);
+  Table t;
+  t.columns = {"run", "status"};
+  std::vector<const std::vector<Value>*> cols;
+  for (const Field& f : columns) {
+    t.columns.push_back(f.label());
+    cols.push_back(&res.column(f));
+  }
+  for (const Field& f : metrics) {
+    t.columns.push_back(f.label());
+    cols.push_back(&res.column(f));
+  }
+  for (size_t r = 0; r < res.runs().size(); ++r) {
+    std::vector<Value> row = {res.runs()[r].id, res.runs()[r].status};
+    for (const auto* col : cols) row.push_back((*col)[r]);
+    t.rows.push_back(std::move(row));
+  }
+  if (spec.sort.empty()) {  // by the param columns, left to right
+    const size_t first = 2, last = 2 + columns.size();
+    std::stable_sort(t.rows.begin(), t.rows.end(), [&](const auto& a, const auto& b) {
+      for (size_t c = first; c < last; ++c) {
+        const int cmp = compare_for_sort(a[c], b[c]);
+        if (cmp) return cmp < 0;
+      }
+      return false;
+    });
+  }
+  return t;
+}
+
+Table grouped_table(Results& res, const TableSpec& spec, const std::vector<Field>& metrics) {
+  std::vector<Field> keys = parse_fields(spec.group_by, BareName::Param);
+  std::vector<Agg> aggs = spec.aggs.empty() ? std::vector<Agg>{Agg::Mean, Agg::Ci95} : spec.aggs;
+  std::vector<const std::vector<Value>*> key_cols, metric_cols;
+  for (const Field& f : keys) key_cols.push_back(&res.column(f));
+  for (const Field& f : metrics) metric_cols.push_back(&res.column(f));
+  const size_t n = res.runs().size();
+  Table t;
+
+  if (spec.pivot.empty()) {
+    for (const Field& f : keys) t.columns.push_back(f.label());
+    t.columns.push_back("runs");
+    for (const Field& m : metrics) {
+      if (spec.text_cells) {
+        t.columns.push_back(m.label());
+        continue;
+      }
+      for (Agg a : aggs) t.columns.push_back(m.label() + ":" + std::string(to_string(a)));
+    }
+    for (const Group& g : group_runs(key_cols, n)) {
+      std::vector<Value> row = g.key;
+      row.push_back(static_cast<double>(g.rows.size()));
+      for (const auto* col : metric_cols) {
+        const Stats s = describe(pick(*col, g.rows));
+        if (spec.text_cells) {
+          row.push_back(s.count == 0 ? Value() : Value(stats_cell(s, aggs)));
+          continue;
+        }
+        for (Agg a : aggs) row.push_back(stat(s, a));
+      }
+      t.rows.push_back(std::move(row));
+    }
+    return t;
+  }
+
+  // Pivot: rows by the other keys, one column (or one per aggregate) per value.
+  const Field pivot = parse_field(spec.pivot, BareName::Param);
+  std::vector<Field> row_keys;
+  for (const Field& f : keys)
+    if (!(f == pivot)) row_keys.push_back(f);
+  std::vector<const std::vector<Value>*> row_cols;
+  for (const Field& f : row_keys) row_cols.push_back(&res.column(f));
+  const std::vector<Value>& pivot_col = res.column(pivot);
+  std::vector<Value> pivot_values = pivot_col;
+  std::sort(pivot_values.begin(), pivot_values.end(),
+            [](const Value& a, const Value& b) { return compare_for_sort(a, b) < 0; });
+  pivot_values.erase(std::unique(pivot_values.begin(), pivot_values.end(),
+                                 [](const Value& a, const Value& b) { return compare_for_sort(a, b) == 0; }),
+                     pivot_values.end());
+  for (const Field& f : row_keys) t.columns.push_back(f.label());
+  for (const Value& pv : pivot_values) {
+    const std::string head = pivot.label() + "=" + (is_missing(pv) ? "-" : to_text(pv));
+    for (const Field& m : metrics) {
+      const std::string what = metrics.size() > 1 ? " " + m.label() : "";
+      if (spec.text_cells) {
+        t.columns.push_back(head + what);
+        continue;
+      }
+      for (Agg a : aggs)
+        t.columns.push_back(head + (metrics.size() > 1 ? what + ":" : " ") + std::string(to_string(a)));
+    }
+  }
+  for (const Group& g : group_runs(row_cols, n)) {
+    std::vector<Value> row = g.key;
+    for (const Value& pv : pivot_values) {
+      std::vector<size_t> rows;
+      for (size_t r : g.rows)
+        if (compare_for_sort(pivot_col[r], pv) == 0) rows.push_back(r);
+      for (const auto* col : metric_cols) {
+        const Stats s = describe(pick(*col, rows));
+        if (spec.text_cells) {
+          row.push_back(rows.empty() || s.count == 0 ? Value() : Value(stats_cell(s, aggs)));
+          continue;
+        }
+        for (Agg a : aggs) row.push_back(rows.empty() ? Value() : Value(stat(s, a)));
+      }
+    }
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+std::string csv_cell(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos && (s.empty() || (s.front() != ' ' && s.back() != ' ')))
+    return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+OrderedJson json_value(const Value& v) {
+  if (const auto* d = std::get_if<double>(&v)) {
+    if (!std::isfinite(*d)) return nullptr;
+    // Whole numbers (counts, seeds, steps) as JSON integers: 3, not 3.0.
+    if (*d == std::floor(*d) && std::fabs(*d) < 9.0e15) return static_cast<int64_t>(*d);
+    return *d;
+  }
+  if (const auto* b = std::get_if<bool>(&v)) return *b;
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  return nullptr;
+}
+
+}  // namespace
+
+Table results_table(Results& res, const TableSpec& spec) {
+  std::vector<Field> metrics =
+      spec.metrics.empty() ? res.summary_fields() : parse_fields(spec.metrics, BareName::Metric);
+  Table t;
+  if (spec.group_by.empty() && spec.pivot.empty()) {
+    t = per_run_table(res, spec, metrics);
+  } else {
+    TableSpec s = spec;
+    if (!s.pivot.empty()) {
+      const Field p = parse_field(s.pivot, BareName::Param);
+      bool present = false;
+      for (const auto& g : s.group_by) present = present || parse_field(g, BareName::Param) == p;
+      if (!present) s.group_by.push_back(s.pivot);
+    }
+    t = grouped_table(res, s, metrics);
+  }
+  sort_and_limit(t, spec);
+  return t;
+}
+
+Format parse_format(std::string_view name, std::vector<Format> allowed, std::string_view option) {
+  for (Format f : allowed)
+    if (name == to_string(f)) return f;
+  std::string list;
+  for (Format f : allowed) list += (list.empty() ? "" : ", ") + std::string(to_string(f));
+  throw_bad_input(std::string(option) + ": unknown format '" + std::string(name) + "'; use one of " + list);
+}
+
+std::string_view to_string(Format f) {
+  switch (f) {
+    case Format::Table: return "table";
+    case Format::Csv: return "csv";
+    case Format::Json: return "json";
+    case Format::Markdown: return "markdown";
+    case Format::Jsonl: return "jsonl";
+  }
+  return "table";
+}
+
+std::string render(const Table& t, Format format) {
+  std::string out;
+  switch (format) {
+    case Format::Csv: {
+      for (size_t i = 0; i < t.columns.size(); ++i) out += (i ? "," : "") + csv_cell(t.columns[i]);
+      out += "\n";
+      for (const auto& row : t.rows) {
+        for (size_t i = 0; i < row.size(); ++i) out += (i ? "," : "") + csv_cell(to_text(row[i]));
+        out += "\n";
+      }
+      return out;
+    }
+    case Format::Json:
+    case Format::Jsonl: {
+      OrderedJson all = OrderedJson::array();
+      for (const auto& row : t.rows) {
+        OrderedJson o = OrderedJson::object();
+        for (size_t i = 0; i < t.columns.size() && i < row.size(); ++i) o[t.columns[i]] = json_value(row[i]);
+        if (format == Format::Jsonl) out += o.dump() + "\n";
+        else all.push_back(std::move(o));
+      }
+      return format == Format::Json ? all.dump(2) + "\n" : out;
+    }
+    case Format::Table:
+    case Format::Markdown: break;
+  }
+  // Text cells; numbers right-aligned.
+  // 6 significant digits, but large numbers (UNIX times, step counts) in full.
+  auto cell = [](const Value& v) {
+    if (is_missing(v)) return std::string("-");
+    const auto* d = std::get_if<double>(&v);
+    if (d && std::isfinite(*d) && std::fabs(*d) >= 1e6 && std::fabs(*d) < 1e15) return fmt::format("{:.0f}", *d);
+    return to_text(v, 6);
+  };
+  std::vector<size_t> width(t.columns.size());
+  std::vector<bool> numeric(t.columns.size(), false);
+  for (size_t i = 0; i < t.columns.size(); ++i) width[i] = t.columns[i].size();
+  std::vector<std::vector<std::string>> cells;
+  for (const auto& row : t.rows) {
+    auto& line = cells.emplace_back();
+    for (size_t i = 0; i < row.size() && i < width.size(); ++i) {
+      line.push_back(cell(row[i]));
+      // UTF-8 continuation bytes take no column ("±").
+      size_t w = 0;
+      for (unsigned char c : line.back()) w += (c & 0xC0) != 0x80;
+      width[i] = std::max(width[i], w);
+      if (std::holds_alternative<double>(row[i])) numeric[i] = true;
+    }
+  }
+  auto pad = [](const std::string& s, size_t w, bool right) {
+    size_t len = 0;
+    for (unsigned char c : s) len += (c & 0xC0) != 0x80;
+    const std::string fill(w > len ? w - len : 0, ' ');
+    return right ? fill + s : s + fill;
+  };
+  const bool md = format == Format::Markdown;
+  auto emit = [&](const std::vector<std::string>& line) {
+    std::string s = md ? "|" : "";
+    for (size_t i = 0; i < width.size(); ++i) {
+      std::string c = i < line.size() ? line[i] : "";
+      if (md) {
+        std::string esc;
+        for (char ch : c) esc += ch == '|' ? std::string("\\|") : std::string(1, ch);
+        c = esc;
+      }
+      const std::string padded = pad(c, width[i], numeric[i]);
+      s += md ? " " + padded + " |" : (i ? "  " : "") + padded;
+    }
+    while (!md && !s.empty() && s.back() == ' ') s.pop_back();
+    out += s + "\n";
+  };
+  emit(t.columns);
+  if (md) {
+    std::string rule = "|";
+    for (size_t i = 0; i < width.size(); ++i)
+      rule += " " + std::string(width[i] > 1 ? width[i] - 1 : 0, '-') + (numeric[i] ? ":" : "-") + " |";
+    out += rule + "\n";
+  } else {
+    std::vector<std::string> rule;
+    for (size_t w : width) rule.push_back(std::string(w, '-'));
+    emit(rule);
+  }
+  for (const auto& line : cells) emit(line);
+  return out;
+}
+
+// ---------------------------------------------------------------- export
+
+void export_runs(Results& res, Format format, std::ostream& out) {
+  Table t;
+  t.columns = {"run", "sweep", "name", "status", "seed", "created", "started", "finished"};
+  std::vector<Field> fields;
+  for (const char* name : {"id", "sweep", "name", "status", "seed", "created", "started", "finished"})
+    fields.push_back(parse_field(name));
+  for (const std::string& key : res.param_keys()) {
+    if (key == "seed") continue;  // the seed column
+    Field f;
+    f.kind = FieldKind::Param;
+    f.key = key;
+    fields.push_back(f);
+    t.columns.push_back(f.name());
+  }
+  for (const Field& f : res.summary_fields()) {
+    fields.push_back(f);
+    t.columns.push_back(f.name());
+  }
+  std::vector<const std::vector<Value>*> cols;
+  for (const Field& f : fields) cols.push_back(&res.column(f));
+  for (size_t r = 0; r < res.runs().size(); ++r) {
+    std::vector<Value> row;
+    for (const auto* col : cols) row.push_back((*col)[r]);
+    t.rows.push_back(std::move(row));
+  }
+  out << render(t, format);
+}
+
+void export_series(Results& res, Format format, std::ostream& out) {
+  Registry& reg = res.registry();
+  const bool csv = format == Format::Csv;
+  if (csv) out << "run,node,key,step,value,time\n";
+  else if (format == Format::Json) out << "[";
+  bool first = true;
+  detail::retry_busy(reg.path(), "export series", [&] {
+    detail::Statement st(reg.handle(), R"sql(
+      SELECT n.node, m.key, m.step, m.value, m.time FROM node_runs n
+      JOIN metrics m ON m.cache_key = n.cache_key WHERE n.run_id = ?1 ORDER BY n.node, m.key, m.step)sql");
+    for (const auto& run : res.runs()) {
+      st.bind(1, run.id);
+      const std::string run_json = OrderedJson(run.id).dump();
+      while (st.step()) {
+        const std::string node = st.text(0), key = st.text(1);
+        const double value = st.is_null(3) ? std::nan("") : st.real(3);
+        if (csv) {
+          out << csv_cell(run.id) << ',' << csv_cell(node) << ',' << csv_cell(key) << ',' << st.int64(2) << ','
+              << to_text(Value(value)) << ',' << fmt::format("{}", st.real(4)) << '\n';
+          continue;
+        }
+        if (format == Format::Json) out << (first ? "\n  " : ",\n  ");
+        first = false;
+        out << "{\"run\":" << run_json << ",\"node\":" << OrderedJson(node).dump()
+            << ",\"key\":" << OrderedJson(key).dump() << ",\"step\":" << st.int64(2)
+            << ",\"value\":" << (std::isfinite(value) ? fmt::format("{}", value) : "null")
+            << ",\"time\":" << fmt::format("{}", st.real(4)) << "}";
+        if (format == Format::Jsonl) out << "\n";
+      }
+      st.reset();
+    }
+  });
+  if (format == Format::Json) out << (first ? "]\n" : "\n]\n");
+}
+
+}  // namespace mstar::registry
