@@ -9,7 +9,7 @@ PACKAGES=(
   libboost-dev libboost-filesystem-dev libboost-program-options-dev libboost-system-dev
   libyaml-cpp-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libtorch-dev libopenblas0-pthread libstb-dev libpcre2-dev chromium
+  libtorch-dev libopenblas0-pthread libstb-dev libpcre2-dev libcpp-httplib-dev chromium
 )
 
 missing=()
