@@ -186,6 +186,11 @@ void Scheduler::launch(size_t index) {
     };
     bp::environment env = boost::this_process::environment();
     env["MSTAR_NODE_SPEC"] = spec_arg == "--from-env" ? spec_json : std::string();
+    // BLAS/OpenMP pools sized to the node's CPU share. Passive waiting: with
+    // spinning OpenMP threads, two nodes sharing two cores ran 20-40x slower.
+    const std::string cpus = std::to_string(def.cpus);
+    for (const char* var : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}) env[var] = cpus;
+    if (env.find("OMP_WAIT_POLICY") == env.end()) env["OMP_WAIT_POLICY"] = "PASSIVE";
     if (log) {
       r->child = std::make_unique<bp::child>(exe_, "exec-node", spec_arg, bp::std_out > *r->pipe, bp::std_err > log,
                                              bp::std_in < bp::null, env, io_, bp::on_exit(on_exit));

@@ -1,5 +1,9 @@
 #include "mstar/ml/checkpoint.h"
 
+#include <dlfcn.h>
+
+#include <algorithm>
+
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
@@ -37,6 +41,15 @@ void load_optimizer(torch::optim::Optimizer& optimizer, const fs::path& file) {
   } catch (const c10::Error& e) {
     throw_bad_input("optimizer state " + file.string() + " does not fit this optimizer: " + e.what_without_backtrace());
   }
+}
+
+void set_num_threads(int threads) {
+  threads = std::max(1, threads);
+  torch::set_num_threads(threads);
+  // Looked up at run time: a LibTorch built on MKL or another BLAS has no such symbol.
+  using SetThreads = void (*)(int);
+  static const auto openblas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (openblas) openblas(threads);
 }
 
 torch::Device parse_device(const std::string& name) {

@@ -23,6 +23,14 @@ void save_optimizer(const torch::optim::Optimizer& optimizer, const std::filesys
 // not match the optimizer's parameter groups.
 void load_optimizer(torch::optim::Optimizer& optimizer, const std::filesystem::path& file);
 
+// Sets the thread budget of everything LibTorch computes with: its intra-op
+// pool (torch::set_num_threads) and OpenBLAS's own pool, which LibTorch does
+// not size (Debian's LibTorch links OpenBLAS, whose pthread build otherwise
+// starts one thread per core: a node told to use 1 thread would run GEMMs
+// on all cores and oversubscribe a machine shared by parallel nodes).
+// Nodes call it with ctx.threads().
+void set_num_threads(int threads);
+
 // "cpu", "cuda", "cuda:1". Throws Error(BadInput).
 torch::Device parse_device(const std::string& name);
 // "float32" | "float" | "bfloat16" | "bf16" | "float16" | "half". Throws Error(BadInput).

@@ -1,0 +1,10 @@
+# backbone_bench: sampling throughput, KV-cache speedup, training-step time,
+# MFU and sampling efficiency of backbone/tiny_vlm (S/M/L x 1/2 threads).
+if(MSTAR_WITH_TORCH AND TARGET mstar_ml AND TARGET tiny_vlm)
+  add_executable(backbone_bench ${CMAKE_CURRENT_LIST_DIR}/backbone_bench.cpp)
+  target_link_libraries(backbone_bench PRIVATE mstar::ml)
+  target_precompile_headers(backbone_bench PRIVATE <torch/torch.h>)
+  target_compile_definitions(backbone_bench PRIVATE MSTAR_TINY_VLM_PLUGIN="$<TARGET_FILE:tiny_vlm>")
+  add_dependencies(backbone_bench tiny_vlm)
+  mstar_warnings(backbone_bench)
+endif()
