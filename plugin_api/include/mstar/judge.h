@@ -19,8 +19,8 @@
 namespace mstar {
 
 struct JudgeResult {
-  bool ok = false;    // false: no score; `error` says why
-  double score = 0;   // 1..5 when ok
+  bool ok = false;   // false: no score; `error` says why
+  double score = 0;  // 1..5 when ok
   // Optional named parts in [0, 1] ("surface", "emotion", ...), averaged
   // by the benchmark into one summary each.
   std::map<std::string, double> dimensions;

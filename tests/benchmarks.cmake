@@ -1,0 +1,16 @@
+# Tests of the judge components (plugins/judges) and the benchmark nodes
+# (plugins/benchmarks). judges_test needs no LibTorch; benchmarks_test runs
+# the real mstar binary on a small world with a random tiny_vlm.
+if(TARGET judges)
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(BENCH_HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+  mstar_test(judges_test SOURCES benchmarks_extraction_test.cpp benchmarks_judges_test.cpp
+             LIBRARIES mstar_text mstar::core PkgConfig::BENCH_HTTPLIB Threads::Threads ${CMAKE_DL_LIBS})
+  target_compile_definitions(judges_test PRIVATE MSTAR_JUDGES_PLUGIN="$<TARGET_FILE:judges>")
+  add_dependencies(judges_test judges)
+endif()
+if(TARGET benchmarks AND TARGET mstar_bench_common)
+  mstar_test(benchmarks_test SOURCES benchmarks_metrics_test.cpp benchmarks_run_test.cpp
+             LIBRARIES mstar_bench_common mstar_host Boost::filesystem)
+  add_dependencies(benchmarks_test mstar benchmarks judges tiny_vlm implication_world)
+endif()

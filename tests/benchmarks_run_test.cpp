@@ -1,0 +1,212 @@
+// The benchmark nodes end to end: the real mstar binary runs a small world,
+// a random (untrained) tiny_vlm and every benchmark in a private MSTAR_HOME.
+#include <gtest/gtest.h>
+
+#include "host_helpers.h"
+#include "mstar/json.h"
+#include "mstar/text/answers.h"
+#include "mstar/world/tfq_reader.h"
+
+namespace {
+
+using namespace mstar::testing;
+using mstar::Json;
+
+// 40 bench images (~280 statements); a small random qwen backbone.
+constexpr const char* kPipeline = R"(name: bench
+nodes:
+  world:
+    plugin: dataset/implication_world
+    params: {train_images: 12, bench_images: 40, lite_train_images: 2, lite_bench_images: 2, seed: 3}
+  base: {plugin: backbone/tiny_vlm, inputs: {data: world.train}, params: {size: S, layers: 2, vision_layers: 1}}
+  tfq_gen:
+    plugin: benchmark/tfq_bench
+    inputs: {model: base, data: world.bench}
+    params: {limit: 40, max_new_tokens: 12, n: 2}
+  tfq_lik: {plugin: benchmark/tfq_bench, inputs: {model: base, data: world.bench}, params: {answer_mode: likelihood}}
+  mcq_lik: {plugin: benchmark/mcq, inputs: {model: base, data: world.bench}, params: {answer_mode: likelihood}}
+  mcq_gen: {plugin: benchmark/mcq, inputs: {model: base, data: world.bench}, params: {limit: 10, max_new_tokens: 12}}
+  osq: {plugin: benchmark/osq, inputs: {model: base, data: world.bench}, params: {limit: 10, max_new_tokens: 12}}
+  vqa: {plugin: benchmark/vqa, inputs: {model: base, data: world.bench}, params: {limit: 20, greedy: true}}
+  reasoning: {plugin: benchmark/reasoning, inputs: {model: base, data: world.bench}, params: {limit: 20}}
+)";
+
+std::vector<Json> read_jsonl(const fs::path& file) {
+  std::vector<Json> out;
+  mstar::world::for_each_jsonl(file, [&](size_t, const Json& row) { out.push_back(row); });
+  return out;
+}
+
+// One run of kPipeline shared by the tests of this file (about 10 s on 2 cores).
+class BenchmarkRun : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    sandbox = new Sandbox();
+    const auto file = sandbox->write("bench.yaml", kPipeline);
+    first = new CommandResult(sandbox->run({"run", file.string()}));
+    if (first->code() != 0) return;
+    second = new CommandResult(sandbox->run({"run", file.string()}));
+    auto reg = sandbox->registry();
+    nodes = new std::map<std::string, mstar::registry::NodeRunRecord>(nodes_of(*reg, reg->list_runs().at(0).id));
+    summaries = new std::map<std::string, std::map<std::string, double>>();
+    for (const auto& [name, node] : *nodes) (*summaries)[name] = reg->summaries(node.cache_key);
+  }
+  static void TearDownTestSuite() {
+    delete summaries;
+    delete nodes;
+    delete second;
+    delete first;
+    delete sandbox;
+  }
+  void SetUp() override { ASSERT_EQ(first->code(), 0) << first->err << first->out; }
+
+  static const std::map<std::string, double>& of(const std::string& node) { return summaries->at(node); }
+  static fs::path artifact(const std::string& node) { return nodes->at(node).artifact_path; }
+
+  static inline Sandbox* sandbox = nullptr;
+  static inline CommandResult* first = nullptr;
+  static inline CommandResult* second = nullptr;
+  static inline std::map<std::string, mstar::registry::NodeRunRecord>* nodes = nullptr;
+  static inline std::map<std::string, std::map<std::string, double>>* summaries = nullptr;
+};
+
+TEST_F(BenchmarkRun, RandomBackboneScoresChanceOnTfqAndMcq) {
+  // Likelihood mode always answers: a random model is at chance, and the
+  // metrics say so whatever letter it happens to prefer.
+  const auto& tfq = of("tfq_lik");
+  EXPECT_NEAR(tfq.at("balanced_accuracy"), 0.5, 0.08);
+  EXPECT_NEAR(tfq.at("accuracy"), 0.5, 0.1);
+  EXPECT_NEAR(tfq.at("majority_baseline"), 0.5, 0.1);
+  EXPECT_DOUBLE_EQ(tfq.at("empty_answers"), 0.0);
+  EXPECT_TRUE(tfq.count("answer_bias"));
+  for (const char* level : {"literal", "symbolic", "implication"})
+    EXPECT_NEAR(tfq.at(std::string(level) + ".balanced_accuracy"), 0.5, 0.15) << level;
+  const auto& mcq = of("mcq_lik");
+  EXPECT_NEAR(mcq.at("balanced_accuracy"), 1.0 / 6, 0.1);
+  EXPECT_NEAR(mcq.at("chance"), 1.0 / 6, 1e-9);
+  EXPECT_LE(mcq.at("accuracy"), mcq.at("majority_baseline") + 0.15);
+
+  // Sampling: an untrained model rarely produces an answer at all; it must
+  // not look better than always answering the majority.
+  const auto& gen = of("tfq_gen");
+  EXPECT_LE(gen.at("accuracy"), gen.at("majority_baseline") + 0.1);
+  EXPECT_LE(gen.at("balanced_accuracy"), 0.6);
+  EXPECT_LE(of("mcq_gen").at("accuracy"), 0.5);
+}
+
+TEST_F(BenchmarkRun, TfqSummariesPredictionsAndReferenceJson) {
+  const auto& s = of("tfq_gen");
+  for (const char* key : {"accuracy", "balanced_accuracy", "majority_baseline", "group_accuracy", "empty_answers",
+                          "invalid_answers", "rows", "majority_accuracy", "majority_balanced_accuracy"})
+    EXPECT_TRUE(s.count(key)) << key;
+  EXPECT_GE(s.at("rows"), 40) << "limit rounds up to whole images";
+  for (const char* level : {"literal", "symbolic", "implication"})
+    EXPECT_TRUE(s.count(std::string(level) + ".accuracy")) << level;
+
+  const auto lines = read_jsonl(artifact("tfq_gen") / "predictions.jsonl");
+  const size_t rows = static_cast<size_t>(s.at("rows"));
+  ASSERT_EQ(lines.size(), 2 * rows) << "n = 2 answers per row";
+  for (const char* key : {"question_id", "sample", "image_id", "image", "heldout", "category", "problem", "answer",
+                          "response", "extracted", "correct"})
+    EXPECT_TRUE(lines[0].contains(key)) << key;
+
+  // The reference's evaluation JSON reproduces our accuracy: per sample file,
+  // extract as eval_TFQ.py and compare ignoring case.
+  double mean = 0;
+  for (const char* name : {"eval_result.json", "eval_result_s1.json"}) {
+    const Json entries = Json::parse(slurp(artifact("tfq_gen") / name));
+    ASSERT_EQ(entries.size(), rows) << name;
+    size_t correct = 0;
+    for (const Json& e : entries) {
+      EXPECT_EQ(e.size(), 5u);
+      for (const char* key : {"Question_ID", "Question", "Model_Output", "Ground_Truth", "Image_URL"})
+        EXPECT_TRUE(e.contains(key)) << key;
+      EXPECT_TRUE(fs::exists(e["Image_URL"].get<std::string>()));
+      const std::string got = mstar::text::tfq_reference_answer(e["Model_Output"].get<std::string>());
+      correct += mstar::text::reference_answers_equal(got, e["Ground_Truth"].get<std::string>());
+    }
+    mean += static_cast<double>(correct) / static_cast<double>(rows) / 2;
+  }
+  EXPECT_NEAR(mean, s.at("accuracy"), 1e-12);
+
+  // Held-out scopes appear when the evaluated rows include held-out images.
+  const auto all = read_jsonl(artifact("tfq_lik") / "predictions.jsonl");
+  const bool any_heldout = std::any_of(all.begin(), all.end(), [](const Json& l) { return l["heldout"].get<bool>(); });
+  EXPECT_EQ(of("tfq_lik").count("heldout.accuracy"), any_heldout ? 1u : 0u);
+  EXPECT_EQ(of("tfq_lik").count("seen.balanced_accuracy"), any_heldout ? 1u : 0u);
+  EXPECT_TRUE(all[0].contains("choice_logprobs"));
+  EXPECT_EQ(all[0]["choice_logprobs"].size(), 2u);
+}
+
+TEST_F(BenchmarkRun, OsqVqaAndReasoning) {
+  const auto& osq = of("osq");
+  EXPECT_DOUBLE_EQ(osq.at("judged") + osq.at("judge_failures"), osq.at("rows"));
+  EXPECT_DOUBLE_EQ(osq.at("judge_failures"), 0.0) << "judge/rubric scores every world row";
+  EXPECT_GE(osq.at("mean_score"), 1.0);
+  EXPECT_LE(osq.at("mean_score"), 5.0);
+  double histogram = 0;
+  for (int k = 1; k <= 5; ++k) histogram += osq.at("score_" + std::to_string(k));
+  EXPECT_NEAR(histogram, 1.0, 1e-9);
+  EXPECT_TRUE(osq.count("dimension.deep"));
+  const auto lines = read_jsonl(artifact("osq") / "predictions.jsonl");
+  ASSERT_EQ(lines.size(), 10u);
+  EXPECT_TRUE(lines[0].contains("score"));
+  EXPECT_TRUE(lines[0].contains("judged"));
+  EXPECT_TRUE(fs::exists(artifact("osq") / "eval_result.json"));
+
+  for (const char* node : {"vqa", "reasoning"}) {
+    const auto& s = of(node);
+    EXPECT_DOUBLE_EQ(s.at("rows"), 20) << node;
+    EXPECT_TRUE(s.count("accuracy")) << node;
+    EXPECT_EQ(s.count("balanced_accuracy"), 0u) << node;
+    EXPECT_FALSE(fs::exists(artifact(node) / "eval_result.json")) << node;
+  }
+  EXPECT_TRUE(of("vqa").count("count.accuracy"));
+  EXPECT_TRUE(of("vqa").count("colour.accuracy"));
+  bool typed = false;
+  for (const char* type : {"ref_concept", "ref_tone", "concept_colour", "concept_position"})
+    typed = typed || of("reasoning").count(std::string(type) + ".accuracy");
+  EXPECT_TRUE(typed);
+}
+
+TEST_F(BenchmarkRun, ReEvaluatingIsCached) {
+  ASSERT_EQ(second->code(), 0) << second->err;
+  EXPECT_NE(second->out.find("0 ran, 9 cached"), std::string::npos) << second->out;
+}
+
+TEST(BenchmarkFailures, JudgeFailuresAndBadInputs) {
+  Sandbox sb;
+  auto file = sb.write("fail.yaml", R"(name: fail
+nodes:
+  world:
+    plugin: dataset/implication_world
+    params: {train_images: 4, bench_images: 6, lite_train_images: 1, lite_bench_images: 1, seed: 5}
+  base: {plugin: backbone/tiny_vlm, params: {size: S, layers: 1, vision_layers: 1}}
+  osq:
+    plugin: benchmark/osq
+    inputs: {model: base, data: world.bench}
+    params:
+      limit: 3
+      max_new_tokens: 4
+      judge: {plugin: judge/openai, url: "http://127.0.0.1:1/v1", api_key_env: "", retries: 0, timeout_s: 2}
+  missing: {plugin: benchmark/vqa, inputs: {model: base, data: world.bench}, params: {file: nope.jsonl}}
+)");
+  auto r = sb.run({"run", file.string()});
+  EXPECT_EQ(r.code(), 1) << r.err << r.out;
+  auto reg = sb.registry();
+  auto nodes = nodes_of(*reg, reg->list_runs().at(0).id);
+  // An unreachable judge fails every judgement, never the benchmark.
+  EXPECT_EQ(nodes.at("osq").status, "done") << nodes.at("osq").reason;
+  const auto s = reg->summaries(nodes.at("osq").cache_key);
+  EXPECT_DOUBLE_EQ(s.at("judge_failures"), 3);
+  EXPECT_DOUBLE_EQ(s.at("judged"), 0);
+  EXPECT_EQ(s.count("mean_score"), 0u);
+  const auto lines = read_jsonl(fs::path(nodes.at("osq").artifact_path) / "predictions.jsonl");
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_NE(lines[0]["judge_error"].get<std::string>().find("127.0.0.1:1"), std::string::npos) << lines[0].dump();
+  // A task file that is not there names where it looked.
+  EXPECT_EQ(nodes.at("missing").status, "failed");
+  EXPECT_NE(nodes.at("missing").reason.find("nope.jsonl"), std::string::npos) << nodes.at("missing").reason;
+}
+
+}  // namespace
