@@ -1,0 +1,256 @@
+#include "examples.h"
+
+#include <algorithm>
+
+#include <torch/torch.h>
+
+#include "mstar/error.h"
+#include "mstar/world/image.h"
+#include "mstar/world/tfq_reader.h"
+
+namespace mstar::algorithms {
+
+namespace fs = std::filesystem;
+
+// ---- images -----------------------------------------------------------------------------
+
+int64_t ImageBank::add(const std::string& source, const fs::path& base) {
+  world::ImageRef ref;
+  ref.source = source;
+  std::string key;
+  if (world::is_data_uri(source)) {
+    std::string why;
+    auto uri = world::parse_data_uri(source, &why);
+    if (!uri) throw_bad_input("image: " + why);
+    ref.mime = uri->mime;
+    ref.bytes = std::make_shared<const std::string>(std::move(uri->bytes));
+    key = source;
+  } else {
+    const fs::path p(source);
+    ref.path = p.is_absolute() ? p : base / p;
+    key = ref.path.lexically_normal().string();
+  }
+  auto it = index_.find(key);
+  if (it != index_.end()) return it->second;
+  const world::Image image = world::load_image(ref, static_cast<int>(size_));
+  torch::Tensor hwc = torch::from_blob(const_cast<uint8_t*>(image.rgb.data()), {image.height, image.width, 3},
+                                       torch::kUInt8);
+  images_.push_back(hwc.permute({2, 0, 1}).contiguous().clone());
+  const int64_t id = count() - 1;
+  index_.emplace(key, id);
+  return id;
+}
+
+torch::Tensor ImageBank::batch(const std::vector<int64_t>& indices) const {
+  if (std::all_of(indices.begin(), indices.end(), [](int64_t i) { return i < 0; })) return {};
+  torch::Tensor out = torch::zeros({static_cast<int64_t>(indices.size()), 3, size_, size_}, torch::kFloat32);
+  for (size_t i = 0; i < indices.size(); ++i)
+    if (indices[i] >= 0) out[static_cast<int64_t>(i)].copy_(images_.at(static_cast<size_t>(indices[i])));
+  return out.div_(255.0);
+}
+
+// ---- rows ----------------------------------------------------------------------------------
+
+std::vector<std::string> string_list(const Json& list) {
+  std::vector<std::string> out;
+  if (!list.is_array()) return out;
+  for (const Json& v : list)
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+PromptFormat prompt_format(const Params& params) {
+  PromptFormat f;
+  f.system = params.get_string("system_prompt");
+  f.format_prompt = params.get_string("format_prompt");
+  if (f.format_prompt.find("{problem}") == std::string::npos)
+    throw_bad_input("format_prompt must contain {problem}, got '" + f.format_prompt + "'");
+  return f;
+}
+
+namespace {
+
+std::string text_field(const Json& row, const char* key) {
+  if (!row.contains(key) || row[key].is_null()) return "";
+  return row[key].is_string() ? row[key].get<std::string>() : row[key].dump();
+}
+
+bool wanted(const std::vector<std::string>& allowed, const std::string& value) {
+  return allowed.empty() || std::find(allowed.begin(), allowed.end(), value) != allowed.end();
+}
+
+std::string apply_format(const std::string& format, const std::string& problem) {
+  std::string out = format;
+  for (size_t pos = out.find("{problem}"); pos != std::string::npos; pos = out.find("{problem}", pos + problem.size()))
+    out.replace(pos, 9, problem);
+  return out;
+}
+
+}  // namespace
+
+std::vector<Example> load_examples(const fs::path& file, const ml::Backbone& model, ImageBank& images,
+                                   const PromptFormat& format, const ExampleFilter& filter, LoadReport* report) {
+  if (!fs::is_regular_file(file)) throw_bad_input("no data file " + file.string());
+  std::vector<Example> out;
+  LoadReport r;
+  const fs::path base = file.parent_path();
+  world::for_each_jsonl(file, [&](size_t line, const Json& row) {
+    ++r.rows;
+    if (filter.max_rows > 0 && static_cast<int64_t>(out.size()) >= filter.max_rows) return;
+    const std::string where = file.string() + ":" + std::to_string(line) + ": ";
+    if (!row.contains("problem") || !row["problem"].is_string()) throw_bad_input(where + "missing string 'problem'");
+    Example ex;
+    ex.answer = text_field(row, "answer");
+    ex.level = text_field(row, "level");
+    if (!wanted(filter.levels, ex.level) || !wanted(filter.kinds, text_field(row, "kind"))) {
+      ++r.filtered;
+      return;
+    }
+    if (filter.need_answer && ex.answer.empty()) throw_bad_input(where + "missing 'answer'");
+    if (filter.need_response && !(row.contains("response") && row["response"].is_string()))
+      throw_bad_input(where + "missing string 'response'");
+    bool with_image = false;
+    if (row.contains("images") && row["images"].is_array() && !row["images"].empty()) {
+      if (row["images"].size() > 1) throw_bad_input(where + "more than one image (one image per sample)");
+      try {
+        ex.image = images.add(row["images"][0].get<std::string>(), base);
+      } catch (const Error& e) {
+        throw_bad_input(where + e.what());
+      }
+      with_image = true;
+    }
+    try {
+      ex.prompt = model.build_prompt(format.system, apply_format(format.format_prompt, row["problem"].get<std::string>()),
+                                     with_image);
+    } catch (const Error& e) {
+      throw_bad_input(where + e.what());
+    }
+    if (filter.max_prompt_length > 0 && static_cast<int64_t>(ex.prompt.size()) > filter.max_prompt_length) {
+      ++r.too_long;
+      return;
+    }
+    if (row.contains("response") && row["response"].is_string()) {
+      ex.response = model.encode_response(row["response"].get<std::string>(), /*end_turn=*/true);
+      if (filter.max_response_length > 0 && static_cast<int64_t>(ex.response.size()) > filter.max_response_length) {
+        ex.response.resize(static_cast<size_t>(filter.max_response_length));
+        ++r.truncated;
+      }
+    }
+    ex.sample = row;
+    out.push_back(std::move(ex));
+  });
+  r.kept = static_cast<int64_t>(out.size());
+  if (report) *report = r;
+  if (out.empty())
+    throw_bad_input(file.string() + ": no usable rows (" + std::to_string(r.rows) + " read, " +
+                    std::to_string(r.filtered) + " filtered out by level/kind, " + std::to_string(r.too_long) +
+                    " prompts too long)");
+  return out;
+}
+
+// ---- samplers ---------------------------------------------------------------------------------
+
+Sampler::Sampler(std::vector<int64_t> pool, uint64_t seed, bool shuffle)
+    : pool_(std::move(pool)), seed_(seed), shuffle_(shuffle) {
+  begin_epoch();
+}
+
+void Sampler::begin_epoch() {
+  order_ = pool_;
+  if (!shuffle_) return;
+  // mt19937_64's output is fixed by the standard; the shuffle is spelled
+  // out here because std::shuffle differs between standard libraries.
+  std::mt19937_64 rng(seed_ * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch_) + 1);
+  for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng() % i]);
+}
+
+std::vector<int64_t> Sampler::next(int64_t count) {
+  if (pool_.empty()) throw_bad_input("sampler: no rows to draw from");
+  auto new_epoch = [this] {
+    ++epoch_;
+    position_ = 0;
+    begin_epoch();
+  };
+  // drop_last: a batch that fits in an epoch never mixes two of them.
+  if (count <= size() && size() - position_ < count) new_epoch();
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(count));
+  while (static_cast<int64_t>(out.size()) < count) {
+    const int64_t take = std::min(count - static_cast<int64_t>(out.size()), size() - position_);
+    out.insert(out.end(), order_.begin() + position_, order_.begin() + position_ + take);
+    position_ += take;
+    if (position_ == size()) new_epoch();
+  }
+  return out;
+}
+
+void Sampler::restore(const Json& state) {
+  epoch_ = state.at("epoch").get<int64_t>();
+  position_ = state.at("position").get<int64_t>();
+  begin_epoch();
+}
+
+BatchSampler::BatchSampler(const std::vector<Example>& examples, uint64_t seed, bool shuffle, bool balance_answers)
+    : balanced_(balance_answers) {
+  std::vector<int64_t> all, yes, no;
+  for (size_t i = 0; i < examples.size(); ++i) {
+    const auto id = static_cast<int64_t>(i);
+    all.push_back(id);
+    const std::string& a = examples[i].answer;
+    if (a == "T" || a == "t") yes.push_back(id);
+    else if (a == "F" || a == "f") no.push_back(id);
+  }
+  if (balanced_ && (yes.empty() || no.empty()))
+    throw_bad_input("balance_answers: the data needs rows answered T and rows answered F (found " +
+                    std::to_string(yes.size()) + " T and " + std::to_string(no.size()) + " F)");
+  all_ = Sampler(all, seed, shuffle);
+  if (balanced_) {
+    yes_ = Sampler(yes, seed ^ 0x5959ull, shuffle);
+    no_ = Sampler(no, seed ^ 0xA6A6ull, shuffle);
+  }
+}
+
+std::vector<int64_t> BatchSampler::next(int64_t count) {
+  if (!balanced_) return all_.next(count);
+  const std::vector<int64_t> t = yes_.next((count + 1) / 2), f = no_.next(count / 2);
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < t.size(); ++i) {
+    out.push_back(t[i]);
+    if (i < f.size()) out.push_back(f[i]);
+  }
+  return out;
+}
+
+double BatchSampler::epoch() const {
+  if (!balanced_) return static_cast<double>(all_.epoch());
+  return static_cast<double>(std::max(yes_.epoch(), no_.epoch()));
+}
+
+Json BatchSampler::state() const {
+  return {{"all", all_.state()}, {"yes", yes_.state()}, {"no", no_.state()}};
+}
+
+void BatchSampler::restore(const Json& state) {
+  all_.restore(state.at("all"));
+  if (balanced_) {
+    yes_.restore(state.at("yes"));
+    no_.restore(state.at("no"));
+  }
+}
+
+// ---- packing -------------------------------------------------------------------------------------
+
+ml::SequenceBatch pack_rows(const std::vector<const std::vector<int64_t>*>& prompts,
+                            const std::vector<const std::vector<int64_t>*>& responses,
+                            const std::vector<int64_t>& image_indices, const ImageBank& images, int64_t pad_id) {
+  std::vector<std::vector<int64_t>> p, r;
+  p.reserve(prompts.size());
+  r.reserve(responses.size());
+  for (const auto* x : prompts) p.push_back(*x);
+  for (const auto* x : responses) r.push_back(*x);
+  ml::SequenceBatch seq = ml::pack_sequences(p, r, pad_id);
+  seq.batch.images = images.batch(image_indices);
+  return seq;
+}
+
+}  // namespace mstar::algorithms

@@ -1,0 +1,124 @@
+// Training rows as token ids and image indices: JSONL rows of a dataset
+// split (TFQ statements, the literal corpus, expert trajectories) turned
+// into prompts with the backbone's chat template, images decoded once into
+// a shared bank, and deterministic, checkpointable batch samplers.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "mstar/json.h"
+#include "mstar/ml/backbone.h"
+#include "mstar/params.h"
+
+namespace mstar::algorithms {
+
+struct Example {
+  std::vector<int64_t> prompt;    // chat-templated prompt ids (up to the assistant turn)
+  std::vector<int64_t> response;  // target ids with the end-of-turn token (rows with "response")
+  int64_t image = -1;             // index into the ImageBank; -1 = text only
+  std::string answer;             // ground truth ("T" / "F" for TFQ rows); "" when absent
+  std::string level;              // literal | symbolic | implication | ""
+  Json sample;                    // the row as read, handed to reward functions
+};
+
+// Decoded images, letterboxed to the backbone's input size, stored once
+// (uint8) however many statements share them.
+class ImageBank {
+ public:
+  explicit ImageBank(int64_t size) : size_(size) {}
+  // Index of the image at `source` (a path relative to `base`, an absolute
+  // path or a data URI), decoding it on first use.
+  int64_t add(const std::string& source, const std::filesystem::path& base);
+  // Float images [B,3,S,S] in [0,1]; a zero image for index -1. Undefined
+  // when every index is -1.
+  torch::Tensor batch(const std::vector<int64_t>& indices) const;
+  int64_t count() const { return static_cast<int64_t>(images_.size()); }
+
+ private:
+  int64_t size_;
+  std::vector<torch::Tensor> images_;  // uint8 [3,S,S]
+  std::map<std::string, int64_t> index_;
+};
+
+struct PromptFormat {
+  std::string system;                    // system turn ("" = none)
+  std::string format_prompt = "{problem}";  // "{problem}" is replaced by the row's problem
+};
+
+struct ExampleFilter {
+  std::vector<std::string> levels;  // keep rows of these levels (empty = all)
+  std::vector<std::string> kinds;   // keep rows of these "kind"s (empty = all)
+  bool need_answer = false;         // rows without "answer" are an error
+  bool need_response = false;       // rows without "response" are an error
+  int64_t max_prompt_length = 0;    // longer prompts are dropped (0 = keep all)
+  int64_t max_response_length = 0;  // longer responses are cut (0 = keep whole)
+  int64_t max_rows = 0;             // first N rows that pass (0 = all)
+};
+
+struct LoadReport {
+  int64_t rows = 0, kept = 0, too_long = 0, filtered = 0, truncated = 0;
+};
+
+// Reads `file` (JSONL with "problem", optional "images", "answer",
+// "response", "level", "kind"). Throws Error(BadInput) "FILE:LINE: ..." for
+// a malformed row and when nothing is left after filtering.
+std::vector<Example> load_examples(const std::filesystem::path& file, const ml::Backbone& model, ImageBank& images,
+                                   const PromptFormat& format, const ExampleFilter& filter,
+                                   LoadReport* report = nullptr);
+
+// Params shared by the nodes (format_prompt, system_prompt, levels).
+PromptFormat prompt_format(const Params& params);
+std::vector<std::string> string_list(const Json& list);
+
+// Visits a pool of indices in a fresh shuffled order every epoch (or in
+// order), seeded; its position is part of a checkpoint. Batches never span
+// two epochs: a batch that would is taken from the next epoch (drop_last).
+class Sampler {
+ public:
+  Sampler() = default;
+  Sampler(std::vector<int64_t> pool, uint64_t seed, bool shuffle);
+  std::vector<int64_t> next(int64_t count);
+  int64_t epoch() const { return epoch_; }
+  int64_t size() const { return static_cast<int64_t>(pool_.size()); }
+  Json state() const { return {{"epoch", epoch_}, {"position", position_}}; }
+  void restore(const Json& state);
+
+ private:
+  void begin_epoch();
+  std::vector<int64_t> pool_, order_;
+  uint64_t seed_ = 0;
+  bool shuffle_ = true;
+  int64_t epoch_ = 0, position_ = 0;
+};
+
+// Half the batch from rows answered T, half from rows answered F
+// (alternating), each pool with its own Sampler; or one Sampler over all
+// rows when not balanced.
+class BatchSampler {
+ public:
+  BatchSampler(const std::vector<Example>& examples, uint64_t seed, bool shuffle, bool balance_answers);
+  std::vector<int64_t> next(int64_t count);
+  // Fractional epochs of the (larger) pool visited so far.
+  double epoch() const;
+  Json state() const;
+  void restore(const Json& state);
+
+ private:
+  bool balanced_;
+  Sampler all_, yes_, no_;
+};
+
+// Batches of rows for scoring: prompts left-padded, responses right-padded,
+// images gathered from the bank.
+ml::SequenceBatch pack_rows(const std::vector<const std::vector<int64_t>*>& prompts,
+                            const std::vector<const std::vector<int64_t>*>& responses,
+                            const std::vector<int64_t>& image_indices, const ImageBank& images, int64_t pad_id);
+
+}  // namespace mstar::algorithms
