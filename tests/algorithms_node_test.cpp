@@ -102,6 +102,33 @@ TEST(AlgorithmsEndToEnd, SftDrivesTheLossDown) {
   EXPECT_NE(slurp(art / "manifest.json").find("\"artifact_type\": \"backbone\""), std::string::npos);
 }
 
+TEST(AlgorithmsEndToEnd, DirectAnswerSftAndValidationPerKindOfStatement) {
+  // response_template builds the targets from the rows' answers; the
+  // validation splits balanced accuracy by level and by what a statement
+  // tests (the world's "kind:X" tags: present, colour, position, ...).
+  Sandbox sb;
+  auto file = sb.write("direct.yaml", std::string("name: direct\nseed: 1\nnodes:") + kBase + R"(
+  sft:
+    plugin: algorithm/sft
+    inputs: {model: init, data: world.train, val_data: world.bench}
+    params: {file: tfq_lite.jsonl, response_template: "<answer> {answer} </answer>", max_steps: 4, batch_size: 8,
+             micro_batch_size: 8, lr: 3.0e-3, sample_freq: 2, samples_per_log: 2, val_file: tfq.jsonl,
+             val_temperature: 0, val_max_new_tokens: 6, val_freq: 2}
+)");
+  auto r = sb.run({"run", file.string()});
+  ASSERT_EQ(r.code(), 0) << r.err << r.out;
+  auto reg = sb.registry();
+  const std::string key = nodes_of(*reg, reg->list_runs().at(0).id).at("sft").cache_key;
+  EXPECT_EQ(series(*reg, key, "loss").size(), 4u);
+  EXPECT_FALSE(series(*reg, key, "val/balanced_accuracy/literal").empty());
+  size_t per_kind = 0;
+  for (const char* kind : {"present", "colour", "position", "layout", "count"})
+    per_kind += series(*reg, key, std::string("val/balanced_accuracy/literal/") + kind).empty() ? 0 : 1;
+  EXPECT_GE(per_kind, 2u) << "validation per kind of literal statement";
+  EXPECT_NE(slurp(fs::path(nodes_of(*reg, reg->list_runs().at(0).id).at("sft").artifact_path) / "samples.txt").find("<answer>"),
+            std::string::npos);
+}
+
 TEST(AlgorithmsEndToEnd, GrpoRaisesTheMeanRewardAndStartsAtZeroKl) {
   Sandbox sb;
   auto file = sb.write("grpo.yaml", std::string("name: grpo\nseed: 1\nnodes:") + kBase +
@@ -129,6 +156,26 @@ TEST(AlgorithmsEndToEnd, GrpoRaisesTheMeanRewardAndStartsAtZeroKl) {
   const fs::path art = nodes.at("grpo").artifact_path;
   EXPECT_NE(slurp(art / "samples.txt").find("=== step 5 ==="), std::string::npos);
   EXPECT_TRUE(fs::exists(art / "model.safetensors"));
+}
+
+TEST(AlgorithmsEndToEnd, GrpoOptionsRunTogether) {
+  // Dynamic sampling, RLOO, Dr. GRPO's aggregation, KL in the reward, the
+  // answer-slot advantage, two PPO epochs and a frozen vision tower in one run.
+  Sandbox sb;
+  auto file = sb.write("options.yaml", std::string("name: options\nseed: 2\nnodes:") + kBase +
+                                           grpo_node(", max_steps: 4, save_freq: 2, adv_estimator: rloo, "
+                                                     "dynamic_sampling: true, dynamic_sampling_max_tries: 2, "
+                                                     "loss_agg_mode: seq-mean-token-sum-norm, kl_mode: reward, "
+                                                     "advantage_mask: answer, ppo_epochs: 2, freeze_vision: true",
+                                                     "low_var_kl"));
+  auto r = sb.run({"run", file.string()});
+  ASSERT_EQ(r.code(), 0) << r.err << r.out;
+  auto reg = sb.registry();
+  auto nodes = nodes_of(*reg, reg->list_runs().at(0).id);
+  const std::string key = nodes.at("grpo").cache_key;
+  EXPECT_EQ(series(*reg, key, "dynamic_sampling/kept_groups").size(), 4u);
+  EXPECT_EQ(series(*reg, key, "kl").size(), 4u);
+  EXPECT_TRUE(series(*reg, key, "kl_loss").empty()) << "the KL is in the reward, not the loss";
 }
 
 TEST(AlgorithmsEndToEnd, KilledGrpoResumesWithTheMetricsOfAnUninterruptedRun) {

@@ -247,14 +247,32 @@ TEST(WorldImport, ParamsAndLinks) {
   const ImportOptions o = tfq_import_options_from_params(p);
   EXPECT_EQ(o.link, LinkMode::Symlink);
   EXPECT_FALSE(o.skip_bad_rows);
-  mstar::validate_params(tfq_import_param_schema(), Json::object(), issues);
-  EXPECT_EQ(issues.size(), 1u);  // source is required
+  mstar::validate_params(tfq_import_param_schema(), Json{{"max_images", -1}}, issues);
+  EXPECT_EQ(issues.size(), 1u);  // a count, not negative
+  issues.clear();
 
   const fs::path src = write_case("import_link", {good_row("q1").dump()});
   const fs::path out = world_test::temp_dir("import_link_out");
   import_tfq(src, out, o);
   EXPECT_TRUE(fs::is_symlink(out / "train/img/a.png"));
   EXPECT_EQ(read_tfq_jsonl(out / "train/tfq.jsonl").rows.size(), 1u);
+}
+
+TEST(WorldImport, MaxImagesKeepsTheRowsOfTheFirstImages) {
+  // Rows of images a, b, a, c: with max_images 2 the rows of a and b stay
+  // (both of a's), c's goes; the report counts what was kept.
+  Json b = good_row("q2"), c = good_row("q4");
+  b["image_id"] = "b";
+  c["image_id"] = "c";
+  const fs::path src = write_case("import_max_images", {good_row("q1").dump(), b.dump(), good_row("q3").dump(), c.dump()});
+  const fs::path out = world_test::temp_dir("import_max_images_out");
+  ImportOptions o;
+  o.max_images = 2;
+  const ImportReport r = import_tfq(src, out, o);
+  EXPECT_EQ(r.rows, 3u);
+  std::vector<std::string> ids;
+  for (const auto& row : read_tfq_jsonl(out / "train/tfq.jsonl").rows) ids.push_back(row.question_id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"q1", "q2", "q3"}));
 }
 
 TEST(WorldInspect, StatsAndPreview) {

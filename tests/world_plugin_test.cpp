@@ -1,6 +1,8 @@
 // The two plugin libraries, loaded as the host loads them (dlopen + the one
 // exported hook), run against a minimal NodeContext.
 #include <dlfcn.h>
+#include <optional>
+#include <set>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
@@ -20,7 +22,9 @@ class FakeContext : public mstar::NodeContext {
       : params_(std::move(params)), out_(std::move(out)),
         logger_("test", std::make_shared<spdlog::sinks::null_sink_mt>()) {}
   const mstar::Params& params() const override { return params_; }
-  const mstar::Artifact* input(std::string_view) const override { return nullptr; }
+  const mstar::Artifact* input(std::string_view name) const override {
+    return name == "data" && data ? &*data : nullptr;
+  }
   std::vector<std::string> input_names() const override { return {}; }
   const fs::path& output_dir() const override { return out_; }
   void log(int64_t, std::string_view, double) override {}
@@ -37,6 +41,7 @@ class FakeContext : public mstar::NodeContext {
 
   std::map<std::string, double> summaries;
   Json annotations = Json::object();
+  std::optional<mstar::Artifact> data;  // the `data` input, when wired
 
  private:
   mstar::Params params_;
@@ -116,4 +121,18 @@ TEST(WorldPlugins, TfqJsonlImportsAndReportsBadInput) {
   FakeContext missing(resolve(info, Json{{"source", "/nonexistent/tfq"}}), world_test::temp_dir("plugin_missing"));
   EXPECT_EQ(lib.library->plugins[0].run(&missing, message, sizeof message), mstar::kRunBadInput);
   EXPECT_NE(std::string(message).find("/nonexistent/tfq"), std::string::npos);
+
+  // From another node's split (`inputs: {data: world.train}`), the rows of
+  // its first 10 images only; without source or input, a clear error.
+  const fs::path subset_out = world_test::temp_dir("plugin_subset");
+  FakeContext subset(resolve(info, Json{{"max_images", 10}}), subset_out);
+  subset.data = mstar::Artifact(world_test::shared_world() / "train", Json::object());
+  ASSERT_EQ(lib.library->plugins[0].run(&subset, message, sizeof message), mstar::kRunOk) << message;
+  std::set<std::string> images;
+  for (const auto& row : mstar::world::read_tfq_jsonl(subset_out / "train/tfq.jsonl").rows)
+    images.insert(row.image_id);
+  EXPECT_EQ(images.size(), 10u);
+  FakeContext neither(resolve(info, Json::object()), world_test::temp_dir("plugin_neither"));
+  EXPECT_EQ(lib.library->plugins[0].run(&neither, message, sizeof message), mstar::kRunBadInput);
+  EXPECT_NE(std::string(message).find("`data` input"), std::string::npos) << message;
 }

@@ -192,6 +192,9 @@ std::map<std::string, double> Validator::run(ml::Backbone& model) const {
       };
       count(tallies[""]);
       if (!ex.level.empty()) count(tallies[ex.level]);
+      // Per kind of statement (literal/colour, literal/present ...): which
+      // attribute a model perceives, not only how many statements it gets.
+      if (!ex.level.empty() && !ex.kind.empty()) count(tallies[ex.level + "/" + ex.kind]);
     }
   }
   std::map<std::string, double> out;

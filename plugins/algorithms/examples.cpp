@@ -79,11 +79,26 @@ bool wanted(const std::vector<std::string>& allowed, const std::string& value) {
   return allowed.empty() || std::find(allowed.begin(), allowed.end(), value) != allowed.end();
 }
 
+// TFQ rows say what a statement tests in a "kind:X" tag (the world's
+// literal statements: present, colour, position, layout, count), corpora in
+// a "kind" field.
+std::string kind_of(const Json& row) {
+  std::string kind = text_field(row, "kind");
+  if (!kind.empty() || !row.contains("tags") || !row["tags"].is_array()) return kind;
+  for (const Json& tag : row["tags"]) {
+    if (tag.is_string() && tag.get<std::string>().rfind("kind:", 0) == 0) return tag.get<std::string>().substr(5);
+  }
+  return kind;
+}
+
+std::string replace_all(std::string text, const std::string& key, const std::string& value) {
+  for (size_t pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos + value.size()))
+    text.replace(pos, key.size(), value);
+  return text;
+}
+
 std::string apply_format(const std::string& format, const std::string& problem) {
-  std::string out = format;
-  for (size_t pos = out.find("{problem}"); pos != std::string::npos; pos = out.find("{problem}", pos + problem.size()))
-    out.replace(pos, 9, problem);
-  return out;
+  return replace_all(format, "{problem}", problem);
 }
 
 }  // namespace
@@ -102,13 +117,21 @@ std::vector<Example> load_examples(const fs::path& file, const ml::Backbone& mod
     Example ex;
     ex.answer = text_field(row, "answer");
     ex.level = text_field(row, "level");
-    if (!wanted(filter.levels, ex.level) || !wanted(filter.kinds, text_field(row, "kind"))) {
+    ex.kind = kind_of(row);
+    if (!wanted(filter.levels, ex.level) || !wanted(filter.kinds, ex.kind)) {
       ++r.filtered;
       return;
     }
     if (filter.need_answer && ex.answer.empty()) throw_bad_input(where + "missing 'answer'");
-    if (filter.need_response && !(row.contains("response") && row["response"].is_string()))
+    std::string response;
+    if (!filter.response_template.empty()) {
+      if (ex.answer.empty()) throw_bad_input(where + "missing 'answer' (response_template needs it)");
+      response = replace_all(filter.response_template, "{answer}", ex.answer);
+    } else if (row.contains("response") && row["response"].is_string()) {
+      response = row["response"].get<std::string>();
+    } else if (filter.need_response) {
       throw_bad_input(where + "missing string 'response'");
+    }
     bool with_image = false;
     if (row.contains("images") && row["images"].is_array() && !row["images"].empty()) {
       if (row["images"].size() > 1) throw_bad_input(where + "more than one image (one image per sample)");
@@ -129,8 +152,8 @@ std::vector<Example> load_examples(const fs::path& file, const ml::Backbone& mod
       ++r.too_long;
       return;
     }
-    if (row.contains("response") && row["response"].is_string()) {
-      ex.response = model.encode_response(row["response"].get<std::string>(), /*end_turn=*/true);
+    if (!response.empty()) {
+      ex.response = model.encode_response(response, /*end_turn=*/true);
       if (filter.max_response_length > 0 && static_cast<int64_t>(ex.response.size()) > filter.max_response_length) {
         ex.response.resize(static_cast<size_t>(filter.max_response_length));
         ++r.truncated;

@@ -25,6 +25,7 @@ struct Example {
   int64_t image = -1;             // index into the ImageBank; -1 = text only
   std::string answer;             // ground truth ("T" / "F" for TFQ rows); "" when absent
   std::string level;              // literal | symbolic | implication | ""
+  std::string kind;               // what a statement is about: the row's "kind", or its "kind:X" tag
   Json sample;                    // the row as read, handed to reward functions
 };
 
@@ -59,6 +60,9 @@ struct ExampleFilter {
   bool need_response = false;       // rows without "response" are an error
   int64_t max_prompt_length = 0;    // longer prompts are dropped (0 = keep all)
   int64_t max_response_length = 0;  // longer responses are cut (0 = keep whole)
+  // Builds the response from the row's answer when set ("<answer>{answer}</answer>")
+  // instead of reading "response".
+  std::string response_template;
   int64_t max_rows = 0;             // first N rows that pass (0 = all)
 };
 

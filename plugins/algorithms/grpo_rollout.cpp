@@ -249,10 +249,10 @@ Rollout collect_rollout(GrpoState& s) {
   }
   s.timer.start("advantage");
   torch::Tensor token_rewards = outcome_token_rewards(r.scores, r.mask);
-  torch::Tensor totals = r.scores.to(torch::kFloat32);
+  torch::Tensor totals = r.scores.clone();  // float64: equal rewards stay exactly equal
   if (s.reference && c.kl_in_reward) {
     token_rewards = token_rewards - c.kl_coef * rollout_kl;
-    totals = totals - c.kl_coef * rollout_kl.sum(-1);
+    totals = totals - c.kl_coef * rollout_kl.sum(-1).to(torch::kFloat64);
   }
   // Outcome estimators take each sequence's total reward (the scores
   // themselves, so that an empty response keeps its reward), normalised per

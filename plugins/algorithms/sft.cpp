@@ -72,6 +72,9 @@ class Sft {
         .add(ParamSpec::boolean("shuffle").def(true).describe("reshuffle every epoch (seeded)"))
         .add(ParamSpec::integer("max_prompt_length").def(0).range(0, 1 << 24).describe("drop longer prompts; 0 = keep all"))
         .add(ParamSpec::integer("max_response_length").def(2048).range(1, 1 << 24).describe("cut longer responses"))
+        .add(ParamSpec::string("response_template").def("").describe(
+            "build each target from the row's answer, e.g. \"<answer>{answer}</answer>\" (direct-answer SFT on "
+            "tfq.jsonl); empty = the row's \"response\""))
         .add(ParamSpec::integer("samples_per_log").def(4).range(0, 1 << 16).describe("rows answered greedily in samples.txt"));
     add_optimizer_params(s, OptimizerDefaults{1e-5, "cosine", 0.1, 1e-2});
     add_run_params(s, 50);
@@ -105,6 +108,7 @@ class Sft {
     filter.need_response = true;
     filter.max_prompt_length = p.get_int("max_prompt_length");
     filter.max_response_length = p.get_int("max_response_length");
+    filter.response_template = p.get_string("response_template");
     LoadReport report;
     const std::string file = p.get_string("file");
     const std::vector<Example> examples =

@@ -29,7 +29,7 @@ PluginInfo benchmark_info(const BenchmarkSpec& spec) {
   PluginInfo i;
   i.kind = "benchmark";
   i.name = spec.name;
-  i.version = "1";
+  i.version = "2";  // 2: entropy summary
   i.description = spec.description;
   i.params
       .add(ParamSpec::string("file").def(spec.file).describe(
@@ -100,6 +100,7 @@ Answers answer_rows(NodeContext& ctx, const BenchmarkSpec& spec) {
   ResponseGenerator generator(ctx, std::move(model), a.decode);
   if (!likelihood) {
     a.responses = generator.run(p.get_string("system"), queries, spec.name);
+    a.entropy = generator.mean_token_entropy();
     return a;
   }
 
@@ -152,6 +153,7 @@ void write_reference_json(NodeContext& ctx, const Answers& a,
 void record(NodeContext& ctx, const BenchmarkSpec& spec, const Answers& a,
             const std::map<std::string, double>& summaries, const std::vector<std::string>& headline) {
   for (const auto& [key, value] : summaries) ctx.summary(key, value);
+  if (a.entropy >= 0) ctx.summary("entropy", a.entropy);
   ctx.annotate("type", "benchmark");
   ctx.annotate("benchmark", spec.name);
   ctx.annotate("file", a.file);

@@ -43,6 +43,7 @@ struct Answers {
   std::string file;  // the task file read
   // answer_mode likelihood: per row, each choice's log-likelihood (and n = 1).
   std::vector<std::map<std::string, double>> choice_logprobs;
+  double entropy = -1;  // mean token entropy of the generated answers; -1 = none generated
 
   size_t samples() const { return static_cast<size_t>(decode.samples); }
 };

@@ -137,8 +137,11 @@ std::vector<std::vector<std::string>> ResponseGenerator::run(std::string_view sy
     sampling.top_p = options_.top_p;
     sampling.top_k = options_.top_k;
     sampling.seed = world::stream_seed(options_.seed, {0xBE7C4, batch});
-    sampling.compute_entropies = false;
+    sampling.compute_entropies = true;
     ml::Generation g = model_->generate(b, sampling);
+    // Entropies are 0 after a sequence ends; the lengths count its tokens.
+    entropy_sum_ += g.entropies.sum().item<double>();
+    entropy_tokens_ += static_cast<double>(g.lengths.sum().item<int64_t>());
 
     torch::Tensor tokens = g.tokens.to(torch::kCPU).contiguous();
     torch::Tensor lengths = g.lengths.to(torch::kCPU).contiguous();

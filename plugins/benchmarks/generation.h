@@ -63,6 +63,11 @@ class ResponseGenerator {
 
   ml::Backbone& model() { return *model_; }
 
+  // Mean entropy (nats) of the model's full temperature-1 distribution at
+  // every token run() generated: the policy entropy of the training-strategy
+  // study, measured the same way for every model. -1 before any token.
+  double mean_token_entropy() const { return entropy_tokens_ > 0 ? entropy_sum_ / entropy_tokens_ : -1.0; }
+
  private:
   torch::Tensor image_tensor(const world::ImageRef& ref);
 
@@ -70,6 +75,7 @@ class ResponseGenerator {
   std::unique_ptr<ml::Backbone> model_;
   DecodeOptions options_;
   std::map<std::string, torch::Tensor> images_;  // source -> [3,S,S] float in [0,1]
+  double entropy_sum_ = 0, entropy_tokens_ = 0;
 };
 
 // Logs "LABEL: done/total (pct%), rate/s, eta" at most every `every_s`

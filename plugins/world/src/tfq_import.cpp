@@ -136,7 +136,15 @@ ImportReport import_tfq(const fs::path& source, const fs::path& out_dir, const I
       const TfqFile tfq = read_tfq_jsonl(file, read);
       const std::string stem = file.stem().string();
       std::string text;
+      std::set<std::string> kept_images;
+      size_t kept = 0;
       for (const TfqRow& row : tfq.rows) {
+        if (options.max_images > 0) {
+          const std::string image = row.image_id.empty() ? row.images.at(0).source : row.image_id;
+          if (!kept_images.count(image) && kept_images.size() >= options.max_images) continue;
+          kept_images.insert(image);
+        }
+        ++kept;
         Json out = row.raw;
         Json images = Json::array();
         for (const ImageRef& ref : row.images) images.push_back(sink.place(ref));
@@ -147,10 +155,10 @@ ImportReport import_tfq(const fs::path& source, const fs::path& out_dir, const I
       }
       fs::path dest = split_dir / file.filename();
       write_file_atomic(dest, text);
-      report.rows += tfq.rows.size();
+      report.rows += kept;
       report.bad_rows += tfq.bad_rows.size();
       for (const BadRow& b : tfq.bad_rows) report.problems.push_back(b.problem);
-      report.files[split][file.filename().string()] = {{"rows", tfq.rows.size()}, {"bad_rows", tfq.bad_rows.size()},
+      report.files[split][file.filename().string()] = {{"rows", kept}, {"bad_rows", tfq.bad_rows.size()},
                                                         {"source", file.string()}};
     }
     report.images += sink.count();
@@ -163,13 +171,16 @@ ImportReport import_tfq(const fs::path& source, const fs::path& out_dir, const I
 
 ParamSchema tfq_import_param_schema() {
   ParamSchema s;
-  s.add(ParamSpec::string("source").require().describe(
-      "directory of exports (train/, bench/ subdirectories or *.jsonl directly) or one .jsonl file"));
+  s.add(ParamSpec::string("source").def("").describe(
+      "directory of exports (train/, bench/ subdirectories or *.jsonl directly) or one .jsonl file; \"\" = the "
+      "`data` input's directory"));
   s.add(ParamSpec::string("split").def("train").describe("split for JSONL files directly in `source`"));
   s.add(ParamSpec::list("files", "string").def(Json::array()).describe("file names to import; empty: every tfq*.jsonl"));
   s.add(ParamSpec::boolean("skip_bad_rows").def(false).describe("leave bad rows out and count them instead of failing"));
   s.add(ParamSpec::enumeration("link", {"copy", "hardlink", "symlink"}).def("copy")
             .describe("how image files enter the artifact"));
+  s.add(ParamSpec::integer("max_images").def(0).range(0, 1 << 30).describe(
+      "keep the rows of the first N images of each file (data scaling); 0 = all"));
   return s;
 }
 
@@ -180,6 +191,7 @@ ImportOptions tfq_import_options_from_params(const Json& p) {
   if (p.contains("files") && p["files"].is_array())
     for (const Json& f : p["files"]) o.files.push_back(f.get<std::string>());
   const std::string link = p.value("link", std::string("copy"));
+  o.max_images = static_cast<size_t>(p.value("max_images", 0));
   o.link = link == "hardlink" ? LinkMode::Hardlink : link == "symlink" ? LinkMode::Symlink : LinkMode::Copy;
   if (o.default_split.empty() || o.default_split.find('/') != std::string::npos || o.default_split == "..")
     throw_bad_input("tfq_jsonl: split must be a plain directory name, got '" + o.default_split + "'");

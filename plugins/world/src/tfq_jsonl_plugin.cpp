@@ -17,15 +17,23 @@ class TfqJsonl {
         "Imports TFQ JSONL files (real TFQ-Data / TFQ-Bench exports or a generated world): validates every "
         "row, turns base64 data-URI images into files, copies or links image files (docs/data.md).";
     i.params = mstar::world::tfq_import_param_schema();
+    i.inputs = {{"data", "dataset", false, "a dataset split (e.g. world.train) imported when `source` is empty"}};
     i.outputs = {{"train", "dataset", "train/*.jsonl and images"}, {"bench", "dataset", "bench/*.jsonl and images"}};
-    i.examples = {"bench: {plugin: dataset/tfq_jsonl, params: {source: /data/tfq_export}}"};
+    i.examples = {"bench: {plugin: dataset/tfq_jsonl, params: {source: /data/tfq_export}}",
+                  "small: {plugin: dataset/tfq_jsonl, inputs: {data: world.train}, params: {max_images: 100}}"};
     return i;
   }
 
   void run(mstar::NodeContext& ctx) {
     const auto& params = ctx.params().json();
     const auto options = mstar::world::tfq_import_options_from_params(params);
-    const auto report = mstar::world::import_tfq(params.at("source").get<std::string>(), ctx.output_dir(), options);
+    std::string source = params.at("source").get<std::string>();
+    if (source.empty()) {
+      const mstar::Artifact* data = ctx.input("data");
+      if (!data) throw mstar::Error(mstar::ErrorCategory::BadInput, "tfq_jsonl: set `source` or wire the `data` input");
+      source = data->dir().string();
+    }
+    const auto report = mstar::world::import_tfq(source, ctx.output_dir(), options);
     size_t shown = 0;
     for (const std::string& p : report.problems)
       if (shown++ < 20) ctx.logger().warn("skipped bad row: {}", p);

@@ -23,6 +23,9 @@ struct ImportOptions {
   std::string default_split = "train";
   // File names to import; empty: every *.jsonl whose name starts with "tfq".
   std::vector<std::string> files;
+  // Rows of the first N images of each file only (data-scaling studies);
+  // 0 = every row.
+  size_t max_images = 0;
 };
 
 struct ImportReport {

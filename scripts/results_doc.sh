@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Writes docs/results.md (and its plots under docs/results/) from the
+# registry in $MSTAR_HOME: for each study of experiments/ that has runs, the
+# command that ran it, its table (mean and 95% CI half-width over seeds) made
+# by `mstar results --format markdown`, its plot made by `mstar plot`, the
+# runs' wall time, and the hand-written reading in docs/results/NAME.notes.md
+# (where the miniature agrees or disagrees with the paper). Nothing in the
+# tables is typed by hand.
+#   MSTAR_HOME=~/.mstar scripts/results_doc.sh [path/to/mstar]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mstar=${1:-./build/mstar}
+out=docs/results.md
+plots=docs/results
+mkdir -p "$plots"
+
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+machine="$(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME")"
+
+has_runs() { "$mstar" runs --sweep "$1" --format json --limit 1 | grep -q '"run"'; }
+
+# Wall time of a sweep: first creation to last finish, from the registry.
+wall_time() {
+  "$mstar" runs --sweep "$1" --format json --limit 1000 |
+    sed -n 's/.*"duration": "\([^"]*\)".*/\1/p' | paste -sd' ' -
+}
+
+# section SWEEP FILE TITLE RESULTS-ARGS -- PLOT-ARGS
+section() {
+  local sweep=$1 file=$2 title=$3
+  shift 3
+  local results=() plot=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do results+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  plot=("$@")
+  has_runs "$sweep" || return 0
+  echo "## $title"
+  echo
+  echo "\`mstar run experiments/$file -j 1\` (sweep \`$sweep\`; node durations per trial: $(wall_time "$sweep"))."
+  echo
+  echo '```'
+  echo "mstar results $sweep ${results[*]} --format markdown"
+  echo '```'
+  echo
+  "$mstar" results "$sweep" "${results[@]}" --format markdown
+  echo
+  if [ ${#plot[@]} -gt 0 ]; then
+    "$mstar" plot "${plot[0]}" "$sweep" "${plot[@]:1}" -o "$plots/$sweep.svg" >/dev/null
+    echo "![$title]($(basename "$plots")/$sweep.svg)"
+    echo
+    echo "\`mstar plot ${plot[0]} $sweep ${plot[*]:1} -o $plots/$sweep.svg\`"
+    echo
+  fi
+  [ -f "$plots/$sweep.notes.md" ] && { cat "$plots/$sweep.notes.md"; echo; }
+  return 0
+}
+
+bal=balanced_accuracy
+{
+  cat <<EOF
+# Results
+
+Made by \`scripts/results_doc.sh\` from the registry the studies ran into;
+not typed by hand (the paragraphs under each table are, and say where our
+miniature agrees or disagrees with the paper). Commit $commit, machine:
+$machine, no GPU. Tables give the mean over seeds and the half-width of the
+95% confidence interval (t distribution; \`nan\` with one seed). Balanced
+accuracy: mean of the true-positive and true-negative rates, so that a model
+that always answers T, or always F, scores 0.5.
+
+EOF
+  section tfq-grpo-evidence tfq_grpo_evidence.yaml "TFQ-GRPO from the literal base (issue 7's evidence)" \
+    --group-by sweep --agg mean,ci95,count \
+    --metric "grpo.val/$bal@first,grpo.val/$bal,grpo.val_gain/$bal,grpo.val_gain/$bal/symbolic,grpo.val_gain/$bal/implication,grpo.steps,grpo.train_seconds" \
+    -- curve --key "grpo.val/$bal/symbolic" --key "grpo.val/$bal/implication"
+  section main main.yaml "Main result: base vs TFQ-GRPO on TFQ, MCQ and OSQ" \
+    --group-by sweep --agg mean,ci95 \
+    --metric "tfq_base.$bal,tfq_grpo.$bal,tfq_base.symbolic.$bal,tfq_grpo.symbolic.$bal,tfq_base.implication.$bal,tfq_grpo.implication.$bal,compare.delta.$bal,mcq_base.accuracy,mcq_grpo.accuracy,osq_base.mean_score,osq_grpo.mean_score" \
+    -- curve --key "grpo.val/$bal"
+  section training-strategy training_strategy.yaml "Training strategy: TFQ-SFT, SFT then GRPO, pure GRPO" \
+    --group-by sweep --agg mean,ci95 \
+    --metric "tfq_base.$bal,tfq_sft.$bal,tfq_sft_grpo.$bal,tfq_grpo.$bal,tfq_base.entropy,tfq_sft.entropy,tfq_sft_grpo.entropy,tfq_grpo.entropy" \
+    -- curve --key grpo.entropy --key sft_grpo.entropy --key sft.entropy
+  section model-scaling model_scaling.yaml "Model-size scaling" \
+    --group-by init.size --agg mean,ci95,count \
+    --metric "tfq_base.$bal,tfq_grpo.$bal,compare.delta.$bal" \
+    -- bar --x init.size --y "tfq_grpo.$bal"
+  section data-scaling data_scaling.yaml "Data scaling" \
+    --group-by subset.max_images --agg mean,ci95,count \
+    --metric "tfq_grpo.$bal,compare.delta.$bal" \
+    -- line --x subset.max_images --y "compare.delta.$bal" --logx
+  section architecture architecture.yaml "Architecture families" \
+    --group-by init.family --agg mean,ci95,count \
+    --metric "tfq_base.$bal,tfq_grpo.$bal,compare.delta.$bal" \
+    -- bar --x init.family --y "tfq_grpo.$bal"
+  section generalization generalization.yaml "Generalisation" \
+    --group-by sweep --agg mean,ci95 \
+    --metric "tfq_base.heldout.$bal,tfq_grpo.heldout.$bal,tfq_base.seen.$bal,tfq_grpo.seen.$bal,vqa_base.accuracy,vqa_grpo.accuracy,reasoning_base.accuracy,reasoning_grpo.accuracy"
+  [ -f "$plots/missing.md" ] && cat "$plots/missing.md"
+} > "$out"
+echo "wrote $out"
