@@ -37,7 +37,10 @@ section() {
   has_runs "$sweep" || return 0
   echo "## $title"
   echo
-  echo "\`mstar run experiments/$file -j 1\` (sweep \`$sweep\`; node durations per trial: $(wall_time "$sweep"))."
+  # The command as run (docs/results/SWEEP.cmd when it had overrides).
+  local cmd="mstar run experiments/$file -j 1"
+  [ -f "$plots/$sweep.cmd" ] && cmd=$(cat "$plots/$sweep.cmd")
+  echo "\`$cmd\` (sweep \`$sweep\`; wall time of each trial, cached nodes free: $(wall_time "$sweep"))."
   echo
   echo '```'
   echo "mstar results $sweep ${results[*]} --format markdown"
@@ -71,7 +74,7 @@ that always answers T, or always F, scores 0.5.
 
 EOF
   section tfq-grpo-evidence tfq_grpo_evidence.yaml "TFQ-GRPO from the literal base (issue 7's evidence)" \
-    --group-by sweep --agg mean,ci95,count \
+    --group-by sweep --agg mean,ci95 \
     --metric "grpo.val/$bal@first,grpo.val/$bal,grpo.val_gain/$bal,grpo.val_gain/$bal/symbolic,grpo.val_gain/$bal/implication,grpo.steps,grpo.train_seconds" \
     -- curve --key "grpo.val/$bal/symbolic" --key "grpo.val/$bal/implication"
   section main main.yaml "Main result: base vs TFQ-GRPO on TFQ, MCQ and OSQ" \

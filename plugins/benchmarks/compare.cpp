@@ -104,7 +104,7 @@ class Compare {
     PluginInfo i;
     i.kind = "benchmark";
     i.name = "compare";
-    i.version = "1.0.0";
+    i.version = "1.0.1";  // 1.0.1: report wording
     i.description =
         "Before/after table of two runs of the same benchmark (inputs `before`, `after`: benchmark artifacts with "
         "predictions.jsonl over the same question ids), per category (level) and overall: rows, majority "
@@ -191,8 +191,8 @@ class Compare {
                    {"verdict", verdict}};
       verdicts.push_back(name + ": " + verdict);
     }
-    md << "\nBalanced accuracy is the mean of the per-answer recalls: always answering one letter scores "
-          "50% on T/F. The interval resamples images (" << p.get_int("bootstrap")
+    md << "\nBalanced accuracy is the mean of the per-answer recalls: always giving the same answer scores "
+          "1 / (number of answers), 50% on T/F. The interval resamples images (" << p.get_int("bootstrap")
        << " replicates, paired); 'within noise' means it contains 0, so this benchmark cannot tell the two "
           "models apart.\n";
     write_file_atomic(ctx.output_dir() / "report.md", md.str());

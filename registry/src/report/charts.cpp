@@ -158,6 +158,31 @@ plot::BarChart bar_chart(Results& res, const ChartSpec& spec) {
   return chart;
 }
 
+namespace {
+
+// What a set of labels has in common up to the last separator, so that a
+// legend shows what differs ("seed=1 symbolic", not the sweep name and the
+// shared path of every key, clipped).
+size_t shared_prefix(const std::vector<std::string>& labels, const char* separators) {
+  if (labels.size() < 2) return 0;
+  size_t n = labels[0].size();
+  for (const auto& l : labels) {
+    size_t i = 0;
+    while (i < n && i < l.size() && l[i] == labels[0][i]) ++i;
+    n = i;
+  }
+  const size_t cut = labels[0].find_last_of(separators, n == 0 ? 0 : n - 1);
+  return cut == std::string::npos || n == 0 ? 0 : cut + 1;
+}
+
+std::vector<std::string> without_shared_prefix(std::vector<std::string> labels, const char* separators) {
+  const size_t cut = shared_prefix(labels, separators);
+  for (auto& l : labels) l = l.substr(cut);
+  return labels;
+}
+
+}  // namespace
+
 plot::LineChart curve_chart(Results& res, const CurveSpec& spec) {
   if (spec.keys.empty()) throw_bad_input("plot curve: give the series with --key NODE.KEY (e.g. train.loss)");
   const std::vector<Field> gf = fields_of(spec.group, BareName::Param);
@@ -167,12 +192,18 @@ plot::LineChart curve_chart(Results& res, const CurveSpec& spec) {
   chart.x_label = spec.log_x ? "step (log scale)" : "step";
   chart.legend_title = gf.empty() ? "run" : joined_labels(gf);
   std::string key_names;
-  for (const std::string& k : spec.keys) {
+  std::vector<std::string> key_labels, run_labels;
+  for (const std::string& k : spec.keys) key_labels.push_back(parse_field(k, BareName::Metric).label());
+  key_labels = without_shared_prefix(key_labels, "./");
+  for (const auto& run : res.runs()) run_labels.push_back(run.name.empty() ? run.id : run.name);
+  run_labels = without_shared_prefix(run_labels, " ");
+  for (size_t ki = 0; ki < spec.keys.size(); ++ki) {
+    const std::string& k = spec.keys[ki];
     const Field f = parse_field(k, BareName::Metric);
     if (f.kind != FieldKind::Summary)
       throw_bad_input("plot curve: --key '" + k + "' takes a series NODE.KEY without a @selector");
     key_names += (key_names.empty() ? "" : ", ") + f.label();
-    const std::string suffix = spec.keys.size() > 1 ? " " + f.label() : "";
+    const std::string suffix = spec.keys.size() > 1 ? " " + key_labels[ki] : "";
     const auto& curves = res.curves(f.node, f.key);
     std::vector<std::vector<double>> smoothed(curves.size());
     for (size_t r = 0; r < curves.size(); ++r) smoothed[r] = plot::smooth(curves[r].values, spec.smooth);
@@ -180,8 +211,7 @@ plot::LineChart curve_chart(Results& res, const CurveSpec& spec) {
       for (size_t r = 0; r < curves.size(); ++r) {
         if (curves[r].steps.empty()) continue;
         plot::Series s;
-        const auto& run = res.runs()[r];
-        s.label = (run.name.empty() ? run.id : run.name) + suffix;
+        s.label = run_labels[r] + suffix;
         for (size_t i = 0; i < curves[r].steps.size(); ++i) s.x.push_back(static_cast<double>(curves[r].steps[i]));
         s.y = smoothed[r];
         chart.series.push_back(std::move(s));

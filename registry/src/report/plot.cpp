@@ -82,23 +82,31 @@ double legend_width(const std::vector<Series>& series, const std::string& title)
     any = any || !s.label.empty();
     w = std::max(w, text_width(s.label) + 34);
   }
-  return any ? std::min(w, 260.0) + 16 : 0;
+  return any ? std::min(w, 340.0) + 16 : 0;
 }
 
-std::string clip(const std::string& s, double max_width) {
+// Cuts the middle, not the end: labels like "sweep seed=1 node.key/symbolic"
+// differ at both ends, and a legend of identical prefixes tells nothing.
+std::string clip(const std::string& s, double max_width, double font_size = 12) {
+  auto text_width = [font_size](const std::string& t) { return plot::text_width(t, font_size); };
   if (text_width(s) <= max_width) return s;
-  std::string out;
-  for (char c : s) {
-    if (text_width(out + c + "...") > max_width) break;
-    out += c;
+  std::string head, tail;
+  size_t front = 0, back = s.size();
+  while (front < back) {
+    const bool take_tail = tail.size() < head.size();
+    const std::string h = take_tail ? head : head + s[front];
+    const std::string t = take_tail ? std::string(1, s[back - 1]) + tail : tail;
+    if (text_width(h + "..." + t) > max_width) break;
+    if (take_tail) tail = t, --back;
+    else head = h, ++front;
   }
-  return out + "...";
+  return head + "..." + tail;
 }
 
 void draw_frame(Svg& svg, const Frame& f, const Axis& xa, const Axis& ya, bool x_ticks, const std::string& title,
                 const std::string& x_label, const std::string& y_label, double total_width, double total_height) {
   svg.rect(0, 0, total_width, total_height, "#ffffff");
-  svg.text(f.left + f.width / 2, 26, clip(title, total_width - 20), "middle",
+  svg.text(total_width / 2, 26, clip(title, total_width - 20, 16), "middle",
            "font-size=\"16\" font-weight=\"bold\" fill=\"#222222\"");
   for (double v : ya.ticks) {
     const double y = f.y(ya, v);
