@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "mstar/error.h"
@@ -568,7 +570,21 @@ TEST_F(ResultsQuery, ChartsFromResults) {
   ASSERT_EQ(curves.series[0].x.size(), 10u);
   EXPECT_DOUBLE_EQ(curves.series[0].y[5], 10) << "mean of 5 * seed over seeds 1..3, both lrs";
   curve.group.clear();
-  EXPECT_EQ(curve_chart(res, curve).series.size(), 12u) << "one line per run";
+  const plot::LineChart per_run = curve_chart(res, curve);
+  EXPECT_EQ(per_run.series.size(), 12u) << "one line per run";
+  // Legends show what differs: the sweep name all runs share is dropped,
+  // and every label stays distinct.
+  std::set<std::string> labels;
+  for (const auto& s : per_run.series) {
+    labels.insert(s.label);
+    EXPECT_NE(s.label.rfind("abl ", 0), 0u) << s.label;
+  }
+  EXPECT_EQ(labels.size(), 12u);
+  curve.keys = {"train.reward", "train.loss"};
+  for (const auto& s : curve_chart(res, curve).series) {
+    const std::string tail = s.label.substr(s.label.rfind(' ') + 1);
+    EXPECT_TRUE(tail == "reward" || tail == "loss") << s.label;
+  }
 }
 
 TEST_F(ResultsQuery, ReportIsSelfContained) {
