@@ -66,7 +66,9 @@ bal=balanced_accuracy
 
 Made by \`scripts/results_doc.sh\` from the registry the studies ran into;
 not typed by hand (the paragraphs under each table are, and say where our
-miniature agrees or disagrees with the paper). Commit $commit, machine:
+miniature agrees or disagrees with the paper). Generated at commit $commit;
+each run records the commit its binary was built from (\`env_json\` in the
+registry, "-dirty" for uncommitted changes; $(cat "$plots/code.md" 2>/dev/null)). Machine:
 $machine, no GPU. Tables give the mean over seeds and the half-width of the
 95% confidence interval (t distribution; \`nan\` with one seed). Balanced
 accuracy: mean of the true-positive and true-negative rates, so that a model
@@ -99,7 +101,7 @@ EOF
     -- bar --x init.family --y "tfq_grpo.$bal"
   section generalization generalization.yaml "Generalisation" \
     --group-by sweep --agg mean,ci95 \
-    --metric "tfq_base.heldout.$bal,tfq_grpo.heldout.$bal,tfq_base.seen.$bal,tfq_grpo.seen.$bal,vqa_base.accuracy,vqa_grpo.accuracy,reasoning_base.accuracy,reasoning_grpo.accuracy"
+    --metric "tfq_base.heldout.$bal,tfq_grpo.heldout.$bal,tfq_base.seen.$bal,tfq_grpo.seen.$bal,vqa_base.accuracy,vqa_grpo.accuracy,vqa_base.identity.accuracy,vqa_grpo.identity.accuracy,reasoning_base.accuracy,reasoning_grpo.accuracy,reasoning_base.majority_baseline"
   [ -f "$plots/missing.md" ] && cat "$plots/missing.md"
 } > "$out"
 echo "wrote $out"

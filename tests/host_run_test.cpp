@@ -1,5 +1,7 @@
 // Running graphs: validation up front, parallelism, crash isolation,
 // timeouts, retries, caching and --force, metrics reaching the registry.
+#include <regex>
+
 #include "host_helpers.h"
 
 using namespace mstar::testing;
@@ -235,4 +237,18 @@ TEST(HostRun, PathParamsAreFingerprintedByContent) {
   EXPECT_EQ(r.code(), 2);
   EXPECT_NE(r.err.find("missing.yaml:3"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("no such file"), std::string::npos) << r.err;
+}
+
+TEST(HostRun, RunsRecordTheCommitOfTheBuild) {
+  // Read at build time, not configure time: 12 hex digits, "-dirty" when
+  // tracked files differed from the commit (empty outside a git checkout).
+  if (!fs::exists(fs::path(MSTAR_SOURCE_DIR) / ".git")) GTEST_SKIP() << "not a git checkout";
+  Sandbox sb;
+  auto file = sb.write("one.yaml", "name: one\nnodes:\n  a: {plugin: test/echo}\n");
+  ASSERT_EQ(sb.run({"run", file.string()}).code(), 0);
+  auto reg = sb.registry();
+  const auto run = reg->get_run(only_run(*reg));
+  ASSERT_TRUE(run.has_value());
+  const std::string commit = run->env.value("git_commit", "");
+  EXPECT_TRUE(std::regex_match(commit, std::regex("[0-9a-f]{12}(-dirty)?"))) << commit;
 }

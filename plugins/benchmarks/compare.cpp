@@ -4,6 +4,7 @@
 // what resampling the benchmark itself produces. No LibTorch: it reads the
 // predictions.jsonl the benchmarks write.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <random>

@@ -7,10 +7,7 @@
 #include "exec/scheduler.h"
 #include "mstar/artifact.h"
 #include "mstar/version.h"
-
-#ifndef MSTAR_GIT_COMMIT
-#define MSTAR_GIT_COMMIT ""
-#endif
+#include "mstar_git_commit.h"  // generated at build time (cmake/GitCommit.cmake)
 #ifndef MSTAR_TORCH_VERSION
 #define MSTAR_TORCH_VERSION ""
 #endif
