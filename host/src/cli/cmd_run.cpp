@@ -107,7 +107,7 @@ int cmd_run(const Args& args) {
              "Validates the experiment and every trial of its sweep before running anything, then runs the "
              "graph's nodes as child processes. Nodes whose artifact is already complete are reused; running "
              "the same command again after a crash completes exactly what is missing.",
-             "mstar run experiments/quickstart.yaml train.steps=50 -j 2", desc, &pos, vm))
+             "mstar run experiments/quickstart.yaml grpo.max_steps=50 -j 2", desc, &pos, vm))
     return 0;
   if (opt.jobs < 1) throw_bad_input("-j must be at least 1");
   const Paths paths = so.paths();
