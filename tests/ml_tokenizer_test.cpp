@@ -1,8 +1,12 @@
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 #include "ml_helpers.h"
 #include "mstar/error.h"
+#include "mstar/ml/module_util.h"
 #include "mstar/ml/tokenizer.h"
+#include "mstar/ml/vocabulary.h"
 
 namespace mstar::ml {
 namespace {
@@ -107,6 +111,60 @@ TEST(Tokenizer, RejectsForeignOrBrokenJson) {
   TempDir dir;
   write_file_atomic(dir.path() / "t.json", "{not json");
   EXPECT_THROW(Tokenizer::load(dir.path() / "t.json"), Error);
+}
+
+// Both backbone families build their vocabulary through these, so the
+// order of texts decides token ids for every model in a study.
+TEST(Vocabulary, DatasetTextsComeInPathOrderAndBadLinesAreNamed) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "a");
+  std::ofstream(dir.path() / "b.jsonl") << R"({"problem": "zebra walks", "answer": "T", "image_id": "x"})" << "\n";
+  std::ofstream(dir.path() / "a" / "x.jsonl") << "\n" << R"({"question": "owl?", "response": "yes"})" << "\n";
+  std::ofstream(dir.path() / "notes.txt") << "{ not read";
+  EXPECT_EQ(dataset_texts(dir.path()), (std::vector<std::string>{"yes", "owl?", "zebra walks", "T"}));
+
+  const Tokenizer tok = build_vocabulary(dataset_texts(dir.path()), VocabOptions{.min_count = 2});
+  EXPECT_EQ(tok.id("zebra"), tok.unk_id());  // seen once, below min_count
+  for (const auto& w : builtin_words()) EXPECT_NE(tok.id(w), tok.unk_id()) << w;
+
+  std::ofstream(dir.path() / "b.jsonl", std::ios::app) << "{broken\n";
+  try {
+    dataset_texts(dir.path());
+    FAIL() << "a line that is not JSON was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::BadInput);
+    EXPECT_NE(std::string(e.what()).find("b.jsonl:2: not valid JSON"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ModuleUtil, TokenIdsOutsideTheVocabularyAreBadInput) {
+  EXPECT_NO_THROW(check_token_ids(torch::tensor({{0, 4}}, torch::kInt64), 5, "m"));
+  for (const torch::Tensor& bad : {torch::tensor({{0, 5}}, torch::kInt64), torch::tensor({{-1}}, torch::kInt64),
+                                   torch::tensor({{1.0}}), torch::zeros({0, 3}, torch::kInt64)}) {
+    try {
+      check_token_ids(bad, 5, "m");
+      FAIL() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.category(), ErrorCategory::BadInput);
+      EXPECT_EQ(std::string(e.what()).rfind("m: ", 0), 0u) << e.what();
+    }
+  }
+}
+
+TEST(ModuleUtil, CopyParametersCopiesValuesAndTrainability) {
+  torch::manual_seed(1);
+  torch::nn::Linear a(3, 2), b(3, 2);
+  a->bias.set_requires_grad(false);
+  {
+    torch::NoGradGuard no_grad;
+    copy_parameters(*a, *b);
+  }
+  EXPECT_TRUE(torch::equal(a->weight, b->weight));
+  EXPECT_TRUE(torch::equal(a->bias, b->bias));
+  EXPECT_FALSE(b->bias.requires_grad());
+  EXPECT_TRUE(b->weight.requires_grad());
+  torch::nn::Linear c(3, 4);
+  EXPECT_THROW(copy_parameters(*a, *c), c10::Error);  // shapes differ: torch refuses the copy
 }
 
 }  // namespace

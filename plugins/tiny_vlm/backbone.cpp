@@ -1,6 +1,7 @@
 // tiny_vlm as an mstar::ml::Backbone: chat template, batched forward,
 // KV-cached decoding, clone; registered as architecture "tiny_vlm".
 #include "mstar/error.h"
+#include "mstar/ml/module_util.h"
 #include "mstar/ml/registry.h"
 #include "tiny_vlm.h"
 
@@ -113,14 +114,14 @@ class TinyVlmBackbone final : public ml::Backbone {
   }
 
   torch::Tensor forward(const ml::Batch& batch) override {
-    check_ids(batch.token_ids);
+    ml::check_token_ids(batch.token_ids, tokenizer_.size(), "tiny_vlm");
     return model_->forward(batch.token_ids.to(device()), batch.attention_mask.defined() ? batch.attention_mask.to(device()) : torch::Tensor(),
                            batch.images);
   }
 
   std::unique_ptr<ml::DecodeState> prefill(const ml::Batch& prompts, int64_t max_new_tokens,
                                            torch::Tensor& last_logits) override {
-    check_ids(prompts.token_ids);
+    ml::check_token_ids(prompts.token_ids, tokenizer_.size(), "tiny_vlm");
     const torch::Device dev = device();
     const auto& t = options_.text();
     const int64_t b = prompts.size(), t0 = prompts.width(), hd = t.hidden() / t.heads();
@@ -174,24 +175,12 @@ class TinyVlmBackbone final : public ml::Backbone {
     torch::NoGradGuard no_grad;
     auto copy = std::make_unique<TinyVlmBackbone>(options_, tokenizer_);
     copy->to(device(), dtype());
-    auto dst = copy->model_->named_parameters();
-    for (const auto& p : model_->named_parameters()) {
-      dst[p.key()].copy_(p.value());
-      dst[p.key()].set_requires_grad(p.value().requires_grad());
-    }
+    ml::copy_parameters(*model_, *copy->model_);
     copy->train(is_training());
     return copy;
   }
 
  private:
-  void check_ids(const torch::Tensor& ids) const {
-    if (!ids.defined() || ids.dim() != 2 || ids.scalar_type() != torch::kInt64)
-      throw_bad_input("tiny_vlm: token_ids must be an int64 tensor [B,T]");
-    if (ids.numel() == 0) throw_bad_input("tiny_vlm: empty batch");
-    if (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= tokenizer_.size())
-      throw_bad_input("tiny_vlm: token id outside the vocabulary of " + std::to_string(tokenizer_.size()));
-  }
-
   TinyVlmOptions options_;
   ml::Tokenizer tokenizer_;
   TinyVlm model_{nullptr};

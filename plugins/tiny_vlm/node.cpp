@@ -1,67 +1,18 @@
 // The backbone/tiny_vlm node: builds a freshly initialised, seeded model and
 // writes it as a "backbone" artifact (Hugging Face layout).
-#include <algorithm>
-#include <fstream>
-
 #include <spdlog/spdlog.h>
 
 #include "mstar/error.h"
 #include "mstar/ml/backbone.h"
 #include "mstar/ml/checkpoint.h"
+#include "mstar/ml/vocabulary.h"
 #include "mstar/plugin.h"
 #include "tiny_vlm.h"
 
 namespace mstar::tiny_vlm {
 
-namespace fs = std::filesystem;
 
 namespace {
-
-// Words every tiny_vlm vocabulary holds, with or without a dataset: the
-// answer formats of the rewards and a little scaffolding.
-const std::vector<std::string>& builtin_words() {
-  static const std::vector<std::string> words = [] {
-    std::vector<std::string> w = {"T", "F", "True", "False", "true", "false", "yes", "no", "A", "B", "C", "D", "E",
-                                  "the", "a", "an", "is", "are", "not", "and", "or", "if", "then", "of", "in", "on",
-                                  "image", "picture", "question", "answer", "statement", "option", "options",
-                                  "Is", "this", "it", "what", "which", "does", "shows", "there"};
-    for (char c = '0'; c <= '9'; ++c) w.emplace_back(1, c);
-    for (const char* p : {".", ",", "?", "!", ":", ";", "(", ")", "-", "'", "\"", "/", "=", "+", "*"}) w.emplace_back(p);
-    return w;
-  }();
-  return words;
-}
-
-// Texts of a dataset artifact: "problem", "response", "answer" (and a few
-// aliases) of every line of every *.jsonl below `dir`, files in path order.
-std::vector<std::string> dataset_texts(const fs::path& dir, spdlog::logger& log) {
-  std::vector<fs::path> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file() && e.path().extension() == ".jsonl") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  std::vector<std::string> texts;
-  for (const auto& f : files) {
-    std::ifstream in(f);
-    if (!in) throw_io("cannot read " + f.string());
-    std::string line;
-    int64_t n = 0, lineno = 0;
-    while (std::getline(in, line)) {
-      ++lineno;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      Json j;
-      try {
-        j = Json::parse(line);
-      } catch (const Json::exception& e) {
-        throw_bad_input(f.string() + ":" + std::to_string(lineno) + ": not valid JSON: " + e.what());
-      }
-      for (const char* key : {"problem", "response", "answer", "prompt", "question", "solution", "system"})
-        if (j.contains(key) && j[key].is_string()) texts.push_back(j[key].get<std::string>());
-      ++n;
-    }
-    log.info("vocabulary: {} records from {}", n, f.string());
-  }
-  return texts;
-}
 
 // One line per family x size at a 256-token vocabulary.
 std::string presets_text() {
@@ -140,13 +91,11 @@ class TinyVlmNode {
     const Params& p = ctx.params();
     auto& log = ctx.logger();
 
-    std::vector<std::string> corpus;
-    if (const Artifact* data = ctx.input("data")) corpus = dataset_texts(data->dir(), log);
     ml::VocabOptions vocab;
     vocab.min_count = p.get_int("vocab_min_count");
     vocab.max_size = p.get_int("vocab_max_size");
-    vocab.always_include = builtin_words();
-    ml::Tokenizer tokenizer = ml::Tokenizer::build(corpus, vocab);
+    const Artifact* data = ctx.input("data");
+    ml::Tokenizer tokenizer = ml::build_vocabulary(data ? ml::dataset_texts(data->dir()) : std::vector<std::string>{}, vocab);
 
     const Family family = family_from_string(p.get_string("family"));
     TinyVlmOptions o = preset(family, p.get_string("size"), tokenizer.size());

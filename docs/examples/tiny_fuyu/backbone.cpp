@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "mstar/error.h"
+#include "mstar/ml/module_util.h"
 #include "mstar/ml/registry.h"
 #include "tiny_fuyu.h"
 
@@ -141,7 +142,7 @@ class TinyFuyuBackbone final : public ml::Backbone {
   // ---- compute ---------------------------------------------------------------------
   // score() (log-probs for trainers) is the base class's, built on forward().
   torch::Tensor forward(const ml::Batch& batch) override {
-    check_ids(batch.token_ids);
+    ml::check_token_ids(batch.token_ids, tokenizer_.size(), "tiny_fuyu");
     const torch::Device dev = device();
     return model_->forward(batch.token_ids.to(dev),
                            batch.attention_mask.defined() ? batch.attention_mask.to(dev) : torch::Tensor(),
@@ -151,7 +152,7 @@ class TinyFuyuBackbone final : public ml::Backbone {
   // generate() is the base class's: prefill once, then decode_step per token.
   std::unique_ptr<ml::DecodeState> prefill(const ml::Batch& prompts, int64_t max_new_tokens,
                                            torch::Tensor& last_logits) override {
-    check_ids(prompts.token_ids);
+    ml::check_token_ids(prompts.token_ids, tokenizer_.size(), "tiny_fuyu");
     const torch::Device dev = device();
     auto state = std::make_unique<RecomputeState>();
     state->token_ids = prompts.token_ids.to(dev);
@@ -188,26 +189,12 @@ class TinyFuyuBackbone final : public ml::Backbone {
     torch::NoGradGuard no_grad;
     auto copy = std::make_unique<TinyFuyuBackbone>(options_, tokenizer_);
     copy->to(device(), dtype());
-    auto dst = copy->model_->named_parameters();
-    for (const auto& p : model_->named_parameters()) {
-      dst[p.key()].copy_(p.value());
-      dst[p.key()].set_requires_grad(p.value().requires_grad());
-    }
+    ml::copy_parameters(*model_, *copy->model_);
     copy->train(is_training());
     return copy;
   }
 
  private:
-  // User-reachable mistakes are errors, not asserts: an id past the
-  // vocabulary would otherwise crash inside the embedding lookup.
-  void check_ids(const torch::Tensor& ids) const {
-    if (!ids.defined() || ids.dim() != 2 || ids.scalar_type() != torch::kInt64)
-      throw_bad_input("tiny_fuyu: token_ids must be an int64 tensor [B,T]");
-    if (ids.numel() == 0) throw_bad_input("tiny_fuyu: empty batch");
-    if (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= tokenizer_.size())
-      throw_bad_input("tiny_fuyu: token id outside the vocabulary of " + std::to_string(tokenizer_.size()));
-  }
-
   TinyFuyuOptions options_;
   ml::Tokenizer tokenizer_;
   TinyFuyu model_{nullptr};

@@ -1,69 +1,21 @@
 // The backbone/tiny_fuyu node: builds a vocabulary (from the optional `data`
 // input, as backbone/tiny_vlm does), a freshly initialised seeded model, and
 // writes it as a "backbone" artifact that load_backbone() reads back.
-#include <algorithm>
-#include <fstream>
-
 #include <spdlog/spdlog.h>
 
 #include "mstar/error.h"
 #include "mstar/ml/checkpoint.h"
+#include "mstar/ml/vocabulary.h"
 #include "mstar/plugin.h"
 #include "tiny_fuyu.h"
 
 namespace tiny_fuyu {
 
-namespace fs = std::filesystem;
 namespace ml = mstar::ml;
 using mstar::Json;
 using mstar::ParamSpec;
 
 namespace {
-
-// Words every vocabulary holds, with or without a dataset: the answer
-// formats the rewards and benchmarks parse (T/F, A-E, digits, punctuation)
-// and a little scaffolding. The same list as backbone/tiny_vlm, so that the
-// two families see the same tokens.
-std::vector<std::string> builtin_words() {
-  std::vector<std::string> w = {"T", "F", "True", "False", "true", "false", "yes", "no", "A", "B", "C", "D", "E",
-                                "the", "a", "an", "is", "are", "not", "and", "or", "if", "then", "of", "in", "on",
-                                "image", "picture", "question", "answer", "statement", "option", "options",
-                                "Is", "this", "it", "what", "which", "does", "shows", "there"};
-  for (char c = '0'; c <= '9'; ++c) w.emplace_back(1, c);
-  for (const char* p : {".", ",", "?", "!", ":", ";", "(", ")", "-", "'", "\"", "/", "=", "+", "*"}) w.emplace_back(p);
-  return w;
-}
-
-// The texts of a dataset artifact: the problem/response/answer fields (and a
-// few aliases) of every line of every *.jsonl below `dir`, files in path
-// order, so that the same dataset always gives the same token ids.
-std::vector<std::string> dataset_texts(const fs::path& dir, spdlog::logger& log) {
-  std::vector<fs::path> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file() && e.path().extension() == ".jsonl") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  std::vector<std::string> texts;
-  for (const auto& f : files) {
-    std::ifstream in(f);
-    if (!in) mstar::throw_io("cannot read " + f.string());
-    std::string line;
-    int64_t lineno = 0;
-    while (std::getline(in, line)) {
-      ++lineno;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      Json j;
-      try {
-        j = Json::parse(line);
-      } catch (const Json::exception& e) {
-        mstar::throw_bad_input(f.string() + ":" + std::to_string(lineno) + ": not valid JSON: " + e.what());
-      }
-      for (const char* key : {"problem", "response", "answer", "prompt", "question", "solution", "system"})
-        if (j.contains(key) && j[key].is_string()) texts.push_back(j[key].get<std::string>());
-    }
-    log.info("vocabulary: {} lines of {}", lineno, f.string());
-  }
-  return texts;
-}
 
 // Decoder dims of the size presets: those of tiny_vlm's decoders, so that a
 // sweep over families at one size compares the same language model with and
@@ -127,13 +79,11 @@ class TinyFuyuNode {
     ml::set_num_threads(ctx.threads());  // LibTorch's and OpenBLAS's pools
     const mstar::Params& p = ctx.params();
 
-    std::vector<std::string> corpus;
-    if (const mstar::Artifact* data = ctx.input("data")) corpus = dataset_texts(data->dir(), ctx.logger());
     ml::VocabOptions vocab;
     vocab.min_count = p.get_int("vocab_min_count");
     vocab.max_size = p.get_int("vocab_max_size");
-    vocab.always_include = builtin_words();
-    ml::Tokenizer tokenizer = ml::Tokenizer::build(corpus, vocab);
+    const mstar::Artifact* data = ctx.input("data");
+    ml::Tokenizer tokenizer = ml::build_vocabulary(data ? ml::dataset_texts(data->dir()) : std::vector<std::string>{}, vocab);
 
     const Preset d = preset(p.get_string("size"));
     TinyFuyuOptions o(tokenizer.size(), override_or(p, "hidden", d.hidden), override_or(p, "layers", d.layers),
