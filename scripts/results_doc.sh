@@ -88,8 +88,8 @@ EOF
     --metric "tfq_base.$bal,tfq_sft.$bal,tfq_sft_grpo.$bal,tfq_grpo.$bal,tfq_base.entropy,tfq_sft.entropy,tfq_sft_grpo.entropy,tfq_grpo.entropy" \
     -- curve --key grpo.entropy --key sft_grpo.entropy --key sft.entropy
   section model-scaling model_scaling.yaml "Model-size scaling" \
-    --group-by init.size --agg mean,ci95,count \
-    --metric "init.parameters,base.steps,grpo.steps,tfq_base.$bal,tfq_grpo.$bal,compare.delta.$bal,compare.delta.$bal.literal,compare.delta.$bal.symbolic,compare.delta.$bal.implication" \
+    --group-by init.size --agg mean,ci95 \
+    --metric "base.steps,grpo.steps,tfq_base.$bal,tfq_grpo.$bal,compare.delta.$bal,compare.delta.$bal.literal,compare.delta.$bal.symbolic,compare.delta.$bal.implication" \
     -- bar --x init.size --y "tfq_grpo.$bal"
   section data-scaling data_scaling.yaml "Data scaling" \
     --group-by subset.max_images --agg mean,ci95,count \
