@@ -92,6 +92,7 @@ TEST(HostRun, ACrashingNodeFailsAloneAndItsSiblingsFinish) {
   EXPECT_EQ(*nodes.at("boom").signal, SIGSEGV);
   EXPECT_EQ(*nodes.at("ab").signal, SIGABRT);
   EXPECT_NE(nodes.at("th").reason.find("kaput"), std::string::npos) << nodes.at("th").reason;
+  ASSERT_TRUE(nodes.at("ex").exit_code.has_value()) << nodes.at("ex").reason;
   EXPECT_EQ(*nodes.at("ex").exit_code, 7);
   EXPECT_EQ(nodes.at("ok").status, "done");
   EXPECT_EQ(nodes.at("after_ok").status, "done");
@@ -179,6 +180,30 @@ TEST(HostRun, SharedUpstreamRunsOnceAcrossTrials) {
   EXPECT_NE(r.out.find("7 ran, 0 cached"), std::string::npos) << r.out;
   auto reg = sb.registry();
   EXPECT_EQ(reg->list_runs("sw").size(), 6u);
+}
+
+// A child that exits before Boost.Process starts waiting for it is reaped
+// inside bp::child's constructor; the host once decoded that status as a
+// signal ("exit 7" recorded as "killed by signal 7", exit 1 as SIGHUP). Many
+// instant exits side by side make that path likely on every run.
+TEST(HostRun, ExitCodesOfNodesThatEndAtOnceAreRecordedExactly) {
+  Sandbox sb;
+  auto file = sb.write("fast.yaml",
+                       "name: fast\nnodes:\n  e: {plugin: test/exit, params: {code: 1}}\n"
+                       "sweep:\n  grid: {e.code: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]}\n");
+  auto r = sb.run({"run", file.string(), "-j", "4"});
+  EXPECT_EQ(r.code(), 1);
+  auto reg = sb.registry();
+  int checked = 0;
+  for (const auto& run : reg->list_runs("fast")) {
+    const auto node = nodes_of(*reg, run.id).at("e");
+    const int want = static_cast<int>(reg->params(run.id).at("e.code").get<int64_t>());
+    EXPECT_FALSE(node.signal.has_value()) << "code " << want << ": " << node.reason;
+    ASSERT_TRUE(node.exit_code.has_value()) << "code " << want << ": " << node.reason;
+    EXPECT_EQ(*node.exit_code, want) << node.reason;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 16);
 }
 
 TEST(HostRun, MaxFailuresStopsSchedulingNewTrials) {

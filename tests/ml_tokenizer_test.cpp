@@ -123,7 +123,9 @@ TEST(Vocabulary, DatasetTextsComeInPathOrderAndBadLinesAreNamed) {
   std::ofstream(dir.path() / "notes.txt") << "{ not read";
   EXPECT_EQ(dataset_texts(dir.path()), (std::vector<std::string>{"yes", "owl?", "zebra walks", "T"}));
 
-  const Tokenizer tok = build_vocabulary(dataset_texts(dir.path()), VocabOptions{.min_count = 2});
+  VocabOptions options;
+  options.min_count = 2;
+  const Tokenizer tok = build_vocabulary(dataset_texts(dir.path()), options);
   EXPECT_EQ(tok.id("zebra"), tok.unk_id());  // seen once, below min_count
   for (const auto& w : builtin_words()) EXPECT_NE(tok.id(w), tok.unk_id()) << w;
 

@@ -175,11 +175,16 @@ void Scheduler::launch(size_t index) {
   try {
     r->pipe = std::make_unique<bp::async_pipe>(io_);
     // Boost.Process 1.74 calls this while iterating its list of waiting
-    // children; launching the next child from inside it would append to that
-    // list mid-iteration. Record the status now, act on it after a post.
-    auto on_exit = [this, r](int status, const std::error_code&) {
-      r->status = r->child ? r->child->native_exit_code() : status;
+    // children (launching the next child from inside it would append to that
+    // list mid-iteration), and, when the child has already exited, from
+    // inside bp::child's constructor (asio::dispatch), before r->child is
+    // set. Its `int` is the decoded code, which cannot tell "exit 7" from
+    // "signal 7", so the raw wait status is read from the child after a post,
+    // by which time the constructor has returned.
+    auto on_exit = [this, r](int, const std::error_code&) {
       asio::post(io_, [this, r] {
+        if (!r->child) return;  // the constructor threw; the launch failure is recorded
+        r->status = r->child->native_exit_code();
         r->exited = true;
         maybe_finish(r);
       });
