@@ -11,7 +11,6 @@
 
 namespace mstar::tiny_vlm {
 
-
 namespace {
 
 // One line per family x size at a 256-token vocabulary.
