@@ -13,6 +13,7 @@
 #include "mstar/artifact.h"
 #include "mstar/error.h"
 #include "mstar/world/statements.h"
+#include "selection.h"
 #include "tasks.h"
 
 namespace mstar::world {
@@ -31,6 +32,7 @@ void WorldConfig::validate() const {
   check(train_images >= 0 && bench_images >= 0 && lite_train_images >= 0 && lite_bench_images >= 0 &&
             pretrain_images >= 0,
         "image counts must be >= 0");
+  check(pretrain_statements >= 0 && pretrain_statements <= 20, "pretrain_statements must be in [0, 20]");
   check(scene.noise >= 0 && scene.noise <= 1, "noise must be in [0, 1]");
   check(culture.culture_in_pretrain >= 0 && culture.culture_in_pretrain <= 1, "culture_in_pretrain must be in [0, 1]");
   check(scene.min_symbols == culture.min_symbols && scene.max_symbols == culture.max_symbols,
@@ -57,6 +59,8 @@ Json WorldConfig::to_json() const {
               {"lite_train_images", lite_train_images},
               {"lite_bench_images", lite_bench_images},
               {"pretrain_images", pretrain_images},
+              {"pretrain_statements", pretrain_statements},
+              {"pretrain_selection", pretrain_by_kind ? "kinds" : "words"},
               {"statements_min", statements_min},
               {"statements_max", statements_max},
               {"sft_source", sft_from_lite ? "lite" : "full"}};
@@ -86,6 +90,11 @@ ParamSchema world_param_schema() {
   s.add(ParamSpec::integer("lite_bench_images").def(50).at_least(0).describe("images of bench/tfq_lite.jsonl (disjoint)"));
   s.add(ParamSpec::integer("pretrain_images").def(0).at_least(0)
             .describe("extra images used only by train/pretrain.jsonl"));
+  s.add(ParamSpec::integer("pretrain_statements").def(6).range(0, 20)
+            .describe("literal T/F statements per image in train/pretrain.jsonl"));
+  s.add(ParamSpec::enumeration("pretrain_selection", {"words", "kinds"}).def("kinds")
+            .describe("how pretrain.jsonl picks them: kinds = each kind of literal statement about equally often; "
+                      "words = as tfq.jsonl does (balances words only, which favours short statements)"));
   s.add(ParamSpec::integer("statements_min").def(5).range(1, 30).describe("fewest T/F statements per image"));
   s.add(ParamSpec::integer("statements_max").def(10).range(1, 30).describe("most T/F statements per image"));
   s.add(ParamSpec::enumeration("sft_source", {"full", "lite"}).def("full")
@@ -118,6 +127,9 @@ WorldConfig world_config_from_params(const Json& p, uint64_t node_seed) {
   c.lite_train_images = get_int("lite_train_images", c.lite_train_images);
   c.lite_bench_images = get_int("lite_bench_images", c.lite_bench_images);
   c.pretrain_images = get_int("pretrain_images", c.pretrain_images);
+  c.pretrain_statements = get_int("pretrain_statements", c.pretrain_statements);
+  if (p.contains("pretrain_selection") && p["pretrain_selection"].is_string())
+    c.pretrain_by_kind = p["pretrain_selection"] == "kinds";
   c.statements_min = get_int("statements_min", c.statements_min);
   c.statements_max = get_int("statements_max", c.statements_max);
   c.sft_from_lite = p.contains("sft_source") && p["sft_source"] == "lite";
@@ -150,117 +162,6 @@ std::string padded(size_t n, int width) {
   return buf;
 }
 
-using Keys = std::vector<std::pair<std::string, int>>;
-
-// Word-level herding. Each T statement adds +1 and each F statement -1 to
-// the tally of every word and word pair it contains (and of its level and
-// kind); among the candidates of a slot the one that most reduces the sum of
-// squared tallies is taken. Every word then occurs about equally often in
-// true and in false statements, so a bag-of-words model of the text alone
-// stays at chance.
-class Ledger {
- public:
-  int cost(const Keys& keys, int sign) const {
-    int total = 0;
-    for (const auto& [key, weight] : keys) {
-      auto it = tally_.find(key);
-      const int d = it == tally_.end() ? 0 : it->second;
-      total += weight * ((d + sign) * (d + sign) - d * d);  // squared: large imbalances weigh most
-    }
-    return total;
-  }
-  void add(const Keys& keys, int sign) {
-    for (const auto& [key, weight] : keys) tally_[key] += sign;
-  }
-
- private:
-  std::unordered_map<std::string, int> tally_;
-};
-
-Keys balance_keys(const Candidate& c) {
-  Keys keys{{std::string("level:") + level_name(c.claim.level()), 4},
-            {std::string("kind:") + claim_kind_name(c.claim.kind), 2}};
-  std::vector<std::string> words;
-  size_t start = 0;
-  const std::string& t = c.text;
-  while (start < t.size()) {
-    size_t end = t.find(' ', start);
-    if (end == std::string::npos) end = t.size();
-    std::string w = t.substr(start, end - start);
-    while (!w.empty() && (w.back() == '.' || w.back() == ',')) w.pop_back();
-    if (!w.empty()) words.push_back(w);
-    start = end + 1;
-  }
-  // Words and word pairs ("shows one" must not be mostly true while "is one" is mostly false).
-  for (size_t i = 0; i < words.size(); ++i) {
-    keys.emplace_back("w:" + words[i], 1);
-    if (i + 1 < words.size()) keys.emplace_back("b:" + words[i] + "_" + words[i + 1], 1);
-  }
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  return keys;
-}
-
-// How often each kind of statement was asked, per level. Kinds with many
-// candidates (colours: every glyph, several wrong colours) would otherwise
-// crowd out rare ones (counts); a kind above its fair share of its level
-// costs extra, but never so much that balance of T and F suffers.
-class KindUsage {
- public:
-  int penalty(ClaimKind kind) const {
-    const Level level = level_of(kind);
-    int total = 0, kinds = 0;
-    for (const auto& [k, n] : used_)
-      if (level_of(k) == level) total += n, ++kinds;
-    if (total < 20 || kinds == 0) return 0;
-    auto it = used_.find(kind);
-    const double share = it == used_.end() ? 0.0 : static_cast<double>(it->second) / total;
-    return static_cast<int>(std::lround(std::max(0.0, share - 1.0 / kinds) * 12.0));
-  }
-  void add(ClaimKind kind) { ++used_[kind]; }
-
- private:
-  std::map<ClaimKind, int> used_;
-};
-
-std::vector<Candidate> select_statements(std::vector<Candidate> pool, int k, const std::vector<Level>& levels,
-                                         Ledger& ledger, KindUsage& usage, Rng& rng) {
-  // Level of each slot: k/|levels| each, the remainder to random levels.
-  std::vector<Level> slots;
-  std::vector<Level> order = levels;
-  rng.shuffle(order);
-  for (int i = 0; i < k; ++i) slots.push_back(order[static_cast<size_t>(i) % order.size()]);
-  rng.shuffle(slots);
-
-  std::vector<Keys> keys;
-  for (const Candidate& c : pool) keys.push_back(balance_keys(c));
-  std::vector<bool> used(pool.size(), false);
-  std::vector<Candidate> chosen;
-  std::map<ClaimKind, int> kinds_here;
-  for (Level level : slots) {
-    int best = 1 << 30;
-    std::vector<size_t> ties;
-    for (size_t i = 0; i < pool.size(); ++i) {
-      if (used[i] || pool[i].claim.level() != level) continue;
-      const ClaimKind kind = pool[i].claim.kind;
-      const int cost = ledger.cost(keys[i], pool[i].truth ? 1 : -1) + 3 * kinds_here[kind] + usage.penalty(kind);
-      if (cost < best) {
-        best = cost;
-        ties.clear();
-      }
-      if (cost == best) ties.push_back(i);
-    }
-    if (ties.empty()) continue;
-    const size_t pick = ties[rng.below(ties.size())];
-    used[pick] = true;
-    ++kinds_here[pool[pick].claim.kind];
-    usage.add(pool[pick].claim.kind);
-    ledger.add(keys[pick], pool[pick].truth ? 1 : -1);
-    chosen.push_back(pool[pick]);
-  }
-  return chosen;
-}
-
 class FileSet {
  public:
   void add(const std::string& relative, const Json& row) {
@@ -286,6 +187,14 @@ class FileSet {
   std::map<std::string, std::string> files_;
   std::map<std::string, int> rows_;
 };
+
+// "kind:KIND" and, for a false statement, "distractor:HOW": validation and
+// stats break results down by them.
+Json statement_tags(const Candidate& c) {
+  Json tags = Json::array({std::string("kind:") + claim_kind_name(c.claim.kind)});
+  if (!c.truth) tags.push_back("distractor:" + c.claim.distractor);
+  return tags;
+}
 
 Json row_base(const Group& g, size_t i, const std::string& question_id) {
   return Json{{"images", Json::array({g.image_path(i)})}, {"image_id", g.image_ids[i]}, {"question_id", question_id}};
@@ -377,9 +286,7 @@ GenerationReport generate_world(const WorldConfig& config, const fs::path& out, 
 
   const std::vector<Level> all_levels{Level::Literal, Level::Symbolic, Level::Implication};
   for (Group& g : groups) {
-    Ledger ledger;
-    KindUsage usage;
-    Rng pick_rng(stream_seed(seed, {3, g.id}));
+    detail::StatementSelector selector(detail::SelectionPolicy::Words, stream_seed(seed, {3, g.id}));
     const std::string dir = g.split + "/";
     const bool heldout_tags = !g.train;
     for (size_t i = 0; i < g.scenes.size(); ++i) {
@@ -395,7 +302,7 @@ GenerationReport generate_world(const WorldConfig& config, const fs::path& out, 
       }
       Rng rng(stream_seed(seed, {2, g.id, i}));
       const int k = rng.between(config.statements_min, config.statements_max);
-      g.statements.push_back(select_statements(candidate_statements(s, culture, rng, g.train), k, all_levels, ledger, usage, pick_rng));
+      g.statements.push_back(selector.select(candidate_statements(s, culture, rng, g.train), k, all_levels));
       const std::string tfq_file = dir + (g.kind == GroupKind::Full ? "tfq.jsonl" : "tfq_lite.jsonl");
       int q = 0;
       for (const Candidate& c : g.statements.back()) {
@@ -403,9 +310,7 @@ GenerationReport generate_world(const WorldConfig& config, const fs::path& out, 
         row["problem"] = detail::kTfqPrompt + c.text;
         row["answer"] = c.truth ? "T" : "F";
         row["level"] = level_name(c.claim.level());
-        Json tags = Json::array({std::string("kind:") + claim_kind_name(c.claim.kind)});
-        if (!c.truth) tags.push_back("distractor:" + c.claim.distractor);
-        row["tags"] = tags;
+        row["tags"] = statement_tags(c);
         if (heldout_tags && s.heldout) row["heldout"] = true;
         files.add(tfq_file, row);
       }
@@ -443,9 +348,9 @@ GenerationReport generate_world(const WorldConfig& config, const fs::path& out, 
 
   // Corpora (train only): literal pretraining and expert trajectories.
   {
-    Ledger ledger;
-    KindUsage usage;
-    Rng pick_rng(stream_seed(seed, {6}));
+    detail::StatementSelector selector(config.pretrain_by_kind ? detail::SelectionPolicy::Kinds
+                                                               : detail::SelectionPolicy::Words,
+                                       stream_seed(seed, {6}));
     for (Group& g : groups) {
       if (g.split != "train" || g.kind == GroupKind::Lite) continue;
       for (size_t i = 0; i < g.scenes.size(); ++i) {
@@ -459,14 +364,15 @@ GenerationReport generate_world(const WorldConfig& config, const fs::path& out, 
         files.add("train/pretrain.jsonl", row);
         Rng rng(stream_seed(seed, {5, g.id, i}));
         for (const Candidate& c :
-             select_statements(candidate_statements(s, culture, rng, true), 3, {Level::Literal}, ledger, usage, pick_rng)) {
+             selector.select(candidate_statements(s, culture, rng, true), config.pretrain_statements, {Level::Literal})) {
           const std::string answer = c.truth ? "T" : "F";
           Json lit = row_base(g, i, next_id());
           lit.update({{"kind", "literal"},
                       {"problem", detail::kTfqPrompt + c.text},
                       {"answer", answer},
                       {"response", "<answer>" + answer + "</answer>"},
-                      {"level", "literal"}});
+                      {"level", "literal"},
+                      {"tags", statement_tags(c)}});
           files.add("train/pretrain.jsonl", lit);
         }
         std::vector<Json> vqa = detail::vqa_tasks(s, culture, rng);

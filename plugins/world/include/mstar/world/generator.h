@@ -16,7 +16,7 @@
 namespace mstar::world {
 
 // Bump when the same config would produce different files.
-inline constexpr const char* kWorldFormatVersion = "1";
+inline constexpr const char* kWorldFormatVersion = "2";
 
 struct WorldConfig {
   uint64_t seed = 0;
@@ -28,6 +28,8 @@ struct WorldConfig {
   int lite_train_images = 100;
   int lite_bench_images = 50;
   int pretrain_images = 0;  // extra images only for pretrain.jsonl
+  int pretrain_statements = 6;   // literal T/F statements per image in pretrain.jsonl
+  bool pretrain_by_kind = true;  // pick them kind by kind, not by words alone (docs/data.md)
   int statements_min = 5;
   int statements_max = 10;
   bool sft_from_lite = false;  // sft.jsonl from tfq_lite rows instead of tfq rows
