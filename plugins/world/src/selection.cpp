@@ -116,9 +116,11 @@ long StatementSelector::pick_by_kind(const std::vector<Candidate>& pool, const s
                                      const std::map<ClaimKind, int>& here) {
   // The ledger's cost per key: on a balanced ledger every statement costs
   // 1 whatever its length, and words that lean one way still cost more. A
-  // kind asked more than its share of the level costs up to a whole
-  // statement more, so rare kinds catch up unless asking them would tip
-  // their words (a kind that can only be true in this world stays rare).
+  // kind 10 points of share above its fair share (among the kinds this
+  // image offers) costs as much as one more statement, so rare kinds catch
+  // up unless asking them would tip their words (a kind that can only be
+  // true in this world stays rare). A second statement of the same kind for
+  // one image costs half a statement.
   std::map<ClaimKind, int> asked;
   int total = 0;
   for (size_t i = 0; i < pool.size(); ++i)
