@@ -8,7 +8,6 @@
 #include <map>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 
 #include "mstar/artifact.h"
 #include "mstar/error.h"
