@@ -58,7 +58,7 @@ TEST(Studies, EachStudyExpandsToItsDesign) {
       {"data_scaling.yaml", {15, 120, 54, 0}},  // 5 sizes x 3 seeds; one subset per size
       {"architecture.yaml", {6, 42, 25, 0}},
       {"training_strategy.yaml", {3, 33, 25, 0}},
-      {"perception.yaml", {4, 12, 12, 0}},  // a world (corpus) per trial
+      {"perception.yaml", {3, 9, 7, 0}},  // 3 seeds share the world
       {"sft_grpo_hybrid.yaml", {1, 5, 5, 0}},
   };
   for (const auto& [file, want] : expected) {

@@ -53,7 +53,7 @@ TEST(WorldCulture, CataloguesAreLargeEnough) {
   std::set<std::string> names;
   for (const auto& g : glyph_catalogue()) names.insert(g.name);
   EXPECT_EQ(names.size(), glyph_catalogue().size());
-  const Culture c = Culture::build(CultureConfig{});
+  const Culture c = Culture::build(world_test::rich_culture());
   EXPECT_EQ(c.glyph_count(), 24);
   EXPECT_EQ(c.concepts().size(), 12u);
   EXPECT_EQ(c.relations().size(), 10u);
@@ -63,11 +63,11 @@ TEST(WorldCulture, CataloguesAreLargeEnough) {
 }
 
 TEST(WorldCulture, RejectsImpossibleKnobs) {
-  CultureConfig c;
+  CultureConfig c = world_test::rich_culture();
   c.concepts = 16;
   c.glyphs = 8;
   EXPECT_THROW(Culture::build(c), mstar::Error);
-  CultureConfig d;
+  CultureConfig d = world_test::rich_culture();
   d.min_symbols = 4;
   d.max_symbols = 4;
   d.relations = 7;  // surrounded (3-4 symbols) is relation 8
@@ -110,8 +110,8 @@ TEST(WorldRender, GlyphsAreDistinctSilhouettes) {
 }
 
 TEST(WorldStatements, LabelsAgreeWithScenes) {
-  const Culture culture = Culture::build(CultureConfig{});
-  SceneConfig sc;
+  const Culture culture = Culture::build(world_test::rich_culture());
+  const SceneConfig sc = world_test::rich_scene();
   Rng rng(5);
   std::map<std::string, int> kinds;
   for (int i = 0; i < 300; ++i) {
@@ -126,8 +126,8 @@ TEST(WorldStatements, LabelsAgreeWithScenes) {
 }
 
 TEST(WorldStatements, SymmetricRelationsIgnoreOrder) {
-  const Culture culture = Culture::build(CultureConfig{});
-  SceneConfig sc;
+  const Culture culture = Culture::build(world_test::rich_culture());
+  const SceneConfig sc = world_test::rich_scene();
   Rng rng(9);
   for (int i = 0; i < 2000; ++i) {
     const Scene s = sample_scene(culture, sc, rng, true);
@@ -393,6 +393,42 @@ TEST(WorldGenerator, ParamsMapOntoConfig) {
   bad["glyph_size_min"] = 30.0;
   bad["glyph_size_max"] = 20.0;
   EXPECT_THROW(world_config_from_params(bad, 1), mstar::Error);
+}
+
+TEST(WorldGenerator, DefaultsAreTheMeasuredWorld) {
+  // The schema reads its defaults from WorldConfig: params left out resolve
+  // to exactly a default-constructed config.
+  std::vector<mstar::ParamIssue> issues;
+  const Json resolved = mstar::validate_params(world_param_schema(), Json::object(), issues);
+  ASSERT_TRUE(issues.empty());
+  const WorldConfig d;
+  const WorldConfig c = world_config_from_params(resolved, 0);
+  EXPECT_EQ(c.image_size, d.image_size);
+  EXPECT_EQ(c.culture.glyphs, d.culture.glyphs);
+  EXPECT_EQ(c.culture.concepts, d.culture.concepts);
+  EXPECT_EQ(c.culture.colours, d.culture.colours);
+  EXPECT_EQ(c.culture.relations, d.culture.relations);
+  EXPECT_EQ(c.culture.max_symbols, d.culture.max_symbols);
+  EXPECT_EQ(c.scene.max_symbols, d.scene.max_symbols);
+  EXPECT_EQ(c.scene.min_symbols, d.scene.min_symbols);
+  EXPECT_FLOAT_EQ(c.scene.glyph_size_min, d.scene.glyph_size_min);
+  EXPECT_FLOAT_EQ(c.scene.glyph_size_max, d.scene.glyph_size_max);
+  EXPECT_DOUBLE_EQ(c.scene.noise, d.scene.noise);
+  EXPECT_DOUBLE_EQ(c.culture.heldout, d.culture.heldout);
+  EXPECT_EQ(c.pretrain_statements, d.pretrain_statements);
+  EXPECT_EQ(c.pretrain_by_kind, d.pretrain_by_kind);
+  EXPECT_EQ(c.train_images, d.train_images);
+  EXPECT_EQ(c.bench_images, d.bench_images);
+  // The world docs/data.md measured perception on (experiments/perception.yaml).
+  EXPECT_EQ(resolved["glyphs"], 6);
+  EXPECT_EQ(resolved["concepts"], 6);
+  EXPECT_EQ(resolved["colours"], 6);
+  EXPECT_EQ(resolved["max_symbols"], 2);
+  EXPECT_EQ(resolved["glyph_size_min"], 22.0);
+  EXPECT_EQ(resolved["glyph_size_max"], 28.0);
+  EXPECT_EQ(resolved["noise"], 0.0);
+  // Two glyphs at most leave out `surrounded` (3-4 glyphs): nine relations.
+  EXPECT_EQ(Culture::build(c.culture).relations().size(), 9u);
 }
 
 TEST(WorldGenerator, TwoThousandImagesComplete) {

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "mstar/error.h"
+#include "mstar/ml/checkpoint.h"
 #include "mstar/ml/registry.h"
 #include "mstar/ml/sampling.h"
 #include "mstar/text/answers.h"
@@ -72,7 +73,10 @@ void add_run_params(ParamSchema& schema, int64_t save_freq) {
       .add(ParamSpec::integer("save_freq").def(save_freq).range(0, 1 << 30).describe(
           "checkpoint into the resume directory every N steps; 0 = never (a killed node starts over)"))
       .add(ParamSpec::integer("sample_freq").def(10).range(0, 1 << 30).describe(
-          "append sample responses to samples.txt every N steps; 0 = never"));
+          "append sample responses to samples.txt every N steps; 0 = never"))
+      .add(ParamSpec::integer("intra_op_threads").def(0).range(0, 1024).describe(
+          "threads of LibTorch's own kernels (its intra-op pool); 0 = the node's CPUs. Matrix products use the "
+          "node's CPUs either way. 1 is faster for tiny models (docs/algorithms.md)"));
 }
 
 // ---- inputs and outputs ----------------------------------------------------------------------
@@ -112,7 +116,13 @@ void publish_backbone(NodeContext& ctx, const ml::Backbone& model) {
 }
 
 void setup_torch(NodeContext& ctx) {
-  torch::set_num_threads(std::max(1, ctx.threads()));
+  ml::set_num_threads(ctx.threads());
+  // For tiny models the element-wise kernels are too small to split: on 2
+  // cores one LibTorch thread beside two BLAS threads ran an S SFT step 15%
+  // faster than two of each. Not the default, because the thread count can
+  // change float reductions and so the digits of a recorded run.
+  const int64_t intra_op = ctx.params().get_int("intra_op_threads");
+  if (intra_op > 0) torch::set_num_threads(static_cast<int>(intra_op));
   torch::manual_seed(ctx.seed());
 }
 

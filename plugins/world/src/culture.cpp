@@ -16,8 +16,8 @@ const std::vector<std::string>& concept_catalogue() {
 }
 
 // Order matters: the first N glyphs are the active ones, and the first 24
-// cover the first 12 concepts twice each, so the defaults give every concept
-// two symbols (as real cultures do: crown and sword both mean power).
+// cover the first 12 concepts twice each, so 24 glyphs give every one of 12
+// concepts two symbols (as real cultures do: crown and sword both mean power).
 const std::vector<GlyphInfo>& glyph_catalogue() {
   static const std::vector<GlyphInfo> glyphs = {
       {"crown", "crowns", "a", 0},       {"hourglass", "hourglasses", "an", 1},

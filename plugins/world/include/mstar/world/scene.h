@@ -34,11 +34,11 @@ struct Placement {
 };
 
 struct SceneConfig {
-  float glyph_size_min = 16;  // pixels of a 64x64 frame
-  float glyph_size_max = 22;
+  float glyph_size_min = 22;  // pixels of a 64x64 frame
+  float glyph_size_max = 28;
   int min_symbols = 1;
-  int max_symbols = 4;
-  double noise = 0.3;         // background noise and jitter, 0..1
+  int max_symbols = 2;
+  double noise = 0.0;         // background noise and jitter, 0..1 (defaults: culture.h)
 };
 
 struct Scene {
