@@ -39,29 +39,24 @@ fs::path temp_dir(const std::string& name) {
   return dir;
 }
 
-mstar::world::CultureConfig rich_culture() {
-  mstar::world::CultureConfig c;
-  c.glyphs = 24;
-  c.concepts = 12;
-  c.max_symbols = 4;
+mstar::world::WorldConfig rich_world() {
+  mstar::world::WorldConfig c;
+  c.culture.glyphs = 24;
+  c.culture.concepts = 12;
+  c.culture.max_symbols = c.scene.max_symbols = 4;
+  c.scene.glyph_size_min = 16;
+  c.scene.glyph_size_max = 22;
+  c.scene.noise = 0.3;
   return c;
 }
 
-mstar::world::SceneConfig rich_scene() {
-  mstar::world::SceneConfig s;
-  s.glyph_size_min = 16;
-  s.glyph_size_max = 22;
-  s.max_symbols = 4;
-  s.noise = 0.3;
-  return s;
-}
+mstar::world::CultureConfig rich_culture() { return rich_world().culture; }
+mstar::world::SceneConfig rich_scene() { return rich_world().scene; }
 
 mstar::world::WorldConfig small_config(uint64_t seed, int train, int bench, int lite_train, int lite_bench,
                                        int pretrain) {
-  mstar::world::WorldConfig c = mstar::world::world_config_from_params(
-      mstar::Json{{"glyphs", 24}, {"concepts", 12}, {"max_symbols", 4}, {"glyph_size_min", 16.0},
-                  {"glyph_size_max", 22.0}, {"noise", 0.3}},
-      seed);
+  mstar::world::WorldConfig c = rich_world();
+  c.seed = seed;
   c.train_images = train;
   c.bench_images = bench;
   c.lite_train_images = lite_train;

@@ -18,6 +18,7 @@ std::filesystem::path temp_dir(const std::string& name);
 // defaults"): 24 glyphs standing for 12 concepts, 1-4 glyphs of 16-22 px,
 // noise 0.3. The world tests run on it because it draws every layout
 // (surrounded needs 3-4 glyphs) and every kind of statement.
+mstar::world::WorldConfig rich_world();
 mstar::world::CultureConfig rich_culture();
 mstar::world::SceneConfig rich_scene();
 
