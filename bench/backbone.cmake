@@ -1,5 +1,6 @@
 # backbone_bench: sampling throughput, KV-cache speedup, training-step time,
-# MFU and sampling efficiency of backbone/tiny_vlm (S/M/L x 1/2 threads).
+# MFU and sampling efficiency of backbone/tiny_vlm (S/M/L x 1, 2 threads and
+# 2 BLAS threads beside 1 LibTorch thread).
 if(MSTAR_WITH_TORCH AND TARGET mstar_ml AND TARGET tiny_vlm)
   add_executable(backbone_bench ${CMAKE_CURRENT_LIST_DIR}/backbone_bench.cpp)
   target_link_libraries(backbone_bench PRIVATE mstar::ml)

@@ -13,7 +13,10 @@
 //            sequence for every new token (no cache)
 // FLOPs count matmuls only (2mnk), attention over all T keys as computed.
 //
-// Usage: backbone_bench [--family qwen|llava] [--sizes S,M,L] [--threads 1,2] [--reps N]
+// Threads: N = N threads for LibTorch's pool and OpenBLAS's; N/K = N BLAS
+// threads beside K LibTorch threads (the intra_op_threads of algorithm/sft).
+//
+// Usage: backbone_bench [--family qwen|llava] [--sizes S,M,L] [--threads 1,2,2/1] [--reps N]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -122,7 +125,7 @@ struct FlopModel {
 
 struct Row {
   std::string size;
-  int threads = 0;
+  int threads = 0, intra_op = 0;
   int64_t params = 0, seq = 0, prompt = 0;
   double gemm = 0, peak = 0, train_s = 0, train_cpu = 0, train_flops = 0, sample_s = 0, sample_flops = 0, prefill_s = 0,
          prefill_flops = 0, nocache_s = 0;
@@ -147,8 +150,9 @@ std::string words(int n, int offset) {
   return s;
 }
 
-Row measure(const std::string& family, const std::string& size, int threads, int reps) {
+Row measure(const std::string& family, const std::string& size, int threads, int intra_op, int reps) {
   mstar::ml::set_num_threads(threads);
+  if (intra_op > 0) torch::set_num_threads(intra_op);
   Tokenizer tok = bench_tokenizer();
   Json config = {{"family", family}, {"size", size}, {"text_config", {{"vocab_size", tok.size()}}},
                  {"image_token_id", tok.image_id()}};
@@ -158,6 +162,7 @@ Row measure(const std::string& family, const std::string& size, int threads, int
   Row r;
   r.size = size;
   r.threads = threads;
+  r.intra_op = intra_op;
   r.params = model->parameter_count();
 
   // Training batch: prompt (image + 12 words) + response (~30 tokens), no padding.
@@ -251,16 +256,14 @@ int main(int argc, char** argv) {
   }
   std::string family = "qwen";
   std::vector<std::string> sizes = {"S", "M", "L"};
-  std::vector<int> threads = {1, 2};
+  std::vector<std::string> threads = {"1", "2", "2/1"};
   int reps = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--family") family = value;
     else if (flag == "--sizes") sizes = split(value);
-    else if (flag == "--threads") {
-      threads.clear();
-      for (const auto& t : split(value)) threads.push_back(std::stoi(t));
-    } else if (flag == "--reps") reps = std::stoi(value);
+    else if (flag == "--threads") threads = split(value);
+    else if (flag == "--reps") reps = std::stoi(value);
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -271,23 +274,28 @@ int main(int argc, char** argv) {
               family.c_str(), TORCH_VERSION, std::thread::hardware_concurrency(), std::getenv("OMP_WAIT_POLICY"));
   std::printf("train: batch %ld; sample: batch %ld, %ld new tokens; GFLOP/s are matmul FLOPs\n\n",
               static_cast<long>(kTrainBatch), static_cast<long>(kSampleBatch), static_cast<long>(kNewTokens));
-  std::printf("%-4s %3s %9s %4s | %8s %8s | %9s %5s %8s %5s %5s | %9s %6s %6s %6s %8s\n", "size", "thr", "params",
+  std::printf("%-4s %4s %9s %4s | %8s %8s | %9s %5s %8s %5s %5s | %9s %6s %6s %6s %8s\n", "size", "thr", "params",
               "T", "gemm", "gemm1k", "train ms", "cpu%", "GFLOP/s", "MFU", "MFU1k", "sample/s", "eff", "dec.ef",
               "pre ms", "KV x");
   for (const auto& size : sizes)
-    for (int t : threads) {
-      Row r = measure(family, size, t, reps);
+    for (const std::string& t : threads) {
+      const size_t slash = t.find('/');
+      Row r = measure(family, size, std::stoi(t.substr(0, slash)),
+                      slash == std::string::npos ? 0 : std::stoi(t.substr(slash + 1)), reps);
+      const std::string thr = r.intra_op > 0 ? std::to_string(r.threads) + "/" + std::to_string(r.intra_op)
+                                             : std::to_string(r.threads);
       const double train_rate = r.train_flops / r.train_s;
       const double sample_rate = r.sample_flops / r.sample_s;
       const double decode_rate = (r.sample_flops - r.prefill_flops) / std::max(1e-9, r.sample_s - r.prefill_s);
-      std::printf("%-4s %3d %9ld %4ld | %8.1f %8.1f | %9.1f %4.0f%% %8.1f %4.0f%% %4.0f%% | %9.0f %5.0f%% %5.0f%% %6.1f %7.1fx\n",
-                  r.size.c_str(), r.threads, static_cast<long>(r.params), static_cast<long>(r.seq), r.gemm / 1e9,
+      std::printf("%-4s %4s %9ld %4ld | %8.1f %8.1f | %9.1f %4.0f%% %8.1f %4.0f%% %4.0f%% | %9.0f %5.0f%% %5.0f%% %6.1f %7.1fx\n",
+                  r.size.c_str(), thr.c_str(), static_cast<long>(r.params), static_cast<long>(r.seq), r.gemm / 1e9,
                   r.peak / 1e9, r.train_s * 1e3, 100 * r.train_cpu / (r.train_s * r.threads), train_rate / 1e9, 100 * train_rate / r.gemm, 100 * train_rate / r.peak,
                   kSampleBatch * kNewTokens / r.sample_s, 100 * sample_rate / r.gemm, 100 * decode_rate / r.gemm,
                   r.prefill_s * 1e3, r.nocache_s / r.sample_s);
       std::fflush(stdout);
     }
   std::printf("\ngemm: torch::mm [32*T, hidden] x [hidden, 2*intermediate]; gemm1k: 1024^3. MFU = train GFLOP/s / gemm.\n"
+              "thr: N threads, or N BLAS threads beside K LibTorch threads (N/K).\n"
               "cpu%%: CPU time of the training steps / (wall time x threads): below 100%% the machine was shared.\n"
               "eff = generate() matmul FLOP/s / gemm (prefill included); dec.ef = decode steps only; KV x = no-cache time / "
               "KV-cache time.\n");
