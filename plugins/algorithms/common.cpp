@@ -118,9 +118,10 @@ void publish_backbone(NodeContext& ctx, const ml::Backbone& model) {
 void setup_torch(NodeContext& ctx) {
   ml::set_num_threads(ctx.threads());
   // For tiny models the element-wise kernels are too small to split: on 2
-  // cores one LibTorch thread beside two BLAS threads ran an S SFT step 15%
-  // faster than two of each. Not the default, because the thread count can
-  // change float reductions and so the digits of a recorded run.
+  // cores one LibTorch thread beside two BLAS threads ran an S training step
+  // 7-15% faster than two of each (bench/backbone_bench --threads 2,2/1).
+  // Not the default, because the thread count can change float reductions
+  // and so the digits of a recorded run.
   const int64_t intra_op = ctx.params().get_int("intra_op_threads");
   if (intra_op > 0) torch::set_num_threads(static_cast<int>(intra_op));
   torch::manual_seed(ctx.seed());

@@ -70,25 +70,36 @@ ParamSchema world_param_schema() {
   const WorldConfig d;
   ParamSchema s;
   s.add(ParamSpec::integer("seed").at_least(0).describe("world seed; absent: the node's seed"));
-  s.add(ParamSpec::integer("image_size").def(d.image_size).range(16, 1024).describe("image width and height in pixels"));
-  s.add(ParamSpec::integer("glyphs").def(d.culture.glyphs).range(2, 29).describe("distinct symbols drawn (catalogue of 29)"));
-  s.add(ParamSpec::integer("concepts").def(d.culture.concepts).range(2, 16).describe("concepts the symbols stand for (<= glyphs)"));
+  s.add(ParamSpec::integer("image_size").def(d.image_size).range(16, 1024)
+            .describe("image width and height in pixels"));
+  s.add(ParamSpec::integer("glyphs").def(d.culture.glyphs).range(2, 29)
+            .describe("distinct symbols drawn (catalogue of 29)"));
+  s.add(ParamSpec::integer("concepts").def(d.culture.concepts).range(2, 16)
+            .describe("concepts the symbols stand for (<= glyphs)"));
   s.add(ParamSpec::integer("colours").def(d.culture.colours).range(2, 8).describe("colours, each carrying a tone"));
-  s.add(ParamSpec::integer("relations").def(d.culture.relations).range(1, 10).describe("layouts/relations in use (catalogue of 10)"));
-  s.add(ParamSpec::real("glyph_size_min").def(d.scene.glyph_size_min).range(6, 40).describe("smallest glyph, pixels of a 64x64 frame"));
-  s.add(ParamSpec::real("glyph_size_max").def(d.scene.glyph_size_max).range(6, 40).describe("largest glyph, pixels of a 64x64 frame"));
+  s.add(ParamSpec::integer("relations").def(d.culture.relations).range(1, 10)
+            .describe("layouts/relations in use (catalogue of 10)"));
+  s.add(ParamSpec::real("glyph_size_min").def(d.scene.glyph_size_min).range(6, 40)
+            .describe("smallest glyph, pixels of a 64x64 frame"));
+  s.add(ParamSpec::real("glyph_size_max").def(d.scene.glyph_size_max).range(6, 40)
+            .describe("largest glyph, pixels of a 64x64 frame"));
   s.add(ParamSpec::integer("min_symbols").def(d.scene.min_symbols).range(1, 4).describe("fewest glyphs per image"));
   s.add(ParamSpec::integer("max_symbols").def(d.scene.max_symbols).range(1, 4).describe("most glyphs per image"));
   s.add(ParamSpec::real("noise").def(d.scene.noise).range(0, 1).describe("background noise and shade jitter"));
   s.add(ParamSpec::real("culture_in_pretrain").def(d.culture.culture_in_pretrain).range(0, 1)
             .describe("fraction of symbol, colour and relation meanings the pretraining corpus reveals"));
-  s.add(ParamSpec::boolean("shuffle_culture").def(false).describe("random glyph->concept map instead of the natural one"));
+  s.add(ParamSpec::boolean("shuffle_culture").def(false)
+            .describe("random glyph->concept map instead of the natural one"));
   s.add(ParamSpec::real("heldout_combos").def(d.culture.heldout).at_least(0)
             .describe("(glyph, relation) combinations kept out of train: < 1 a fraction, >= 1 a count"));
-  s.add(ParamSpec::integer("train_images").def(d.train_images).at_least(0).describe("images of train/tfq.jsonl and tasks"));
-  s.add(ParamSpec::integer("bench_images").def(d.bench_images).at_least(0).describe("images of bench/tfq.jsonl and tasks"));
-  s.add(ParamSpec::integer("lite_train_images").def(d.lite_train_images).at_least(0).describe("images of train/tfq_lite.jsonl (disjoint)"));
-  s.add(ParamSpec::integer("lite_bench_images").def(d.lite_bench_images).at_least(0).describe("images of bench/tfq_lite.jsonl (disjoint)"));
+  s.add(ParamSpec::integer("train_images").def(d.train_images).at_least(0)
+            .describe("images of train/tfq.jsonl and tasks"));
+  s.add(ParamSpec::integer("bench_images").def(d.bench_images).at_least(0)
+            .describe("images of bench/tfq.jsonl and tasks"));
+  s.add(ParamSpec::integer("lite_train_images").def(d.lite_train_images).at_least(0)
+            .describe("images of train/tfq_lite.jsonl (disjoint)"));
+  s.add(ParamSpec::integer("lite_bench_images").def(d.lite_bench_images).at_least(0)
+            .describe("images of bench/tfq_lite.jsonl (disjoint)"));
   s.add(ParamSpec::integer("pretrain_images").def(d.pretrain_images).at_least(0)
             .describe("extra images used only by train/pretrain.jsonl"));
   s.add(ParamSpec::integer("pretrain_statements").def(d.pretrain_statements).range(0, 20)
@@ -96,8 +107,10 @@ ParamSchema world_param_schema() {
   s.add(ParamSpec::enumeration("pretrain_selection", {"words", "kinds"}).def("kinds")
             .describe("how pretrain.jsonl picks them: kinds = each kind of literal statement about equally often; "
                       "words = as tfq.jsonl does (balances words only, which favours short statements)"));
-  s.add(ParamSpec::integer("statements_min").def(d.statements_min).range(1, 30).describe("fewest T/F statements per image"));
-  s.add(ParamSpec::integer("statements_max").def(d.statements_max).range(1, 30).describe("most T/F statements per image"));
+  s.add(ParamSpec::integer("statements_min").def(d.statements_min).range(1, 30)
+            .describe("fewest T/F statements per image"));
+  s.add(ParamSpec::integer("statements_max").def(d.statements_max).range(1, 30)
+            .describe("most T/F statements per image"));
   s.add(ParamSpec::enumeration("sft_source", {"full", "lite"}).def("full")
             .describe("rows that train/sft.jsonl gives trajectories for: tfq.jsonl or tfq_lite.jsonl"));
   return s;
