@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache git pkg-config
   libboost-dev libboost-filesystem-dev libboost-program-options-dev libboost-system-dev
-  libyaml-cpp-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libssl-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev libopenblas0-pthread libstb-dev libpcre2-dev libcpp-httplib-dev chromium
 )

@@ -244,6 +244,41 @@ sweep: {seeds: [1, 2]}
   EXPECT_FALSE(exp.raw.contains("include"));
 }
 
+// Nine levels of ten aliases stand for 10^9 values: loading once spun for
+// more than 25 s and grew without bound. The expansion is budgeted.
+TEST(ConfigLoad, AliasBombIsRefusedNamingTheLine) {
+  auto dir = test_dir();
+  std::string text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char level = 'b'; level <= 'i'; ++level) {
+    const char prev = static_cast<char>(level - 1);
+    text += std::string(1, level) + ": &" + level + " [";
+    for (int i = 0; i < 10; ++i) text += std::string(i ? ", " : "") + "*" + prev;
+    text += "]\n";
+  }
+  text += "name: *i\nnodes: {x: {plugin: test/step}}\n";
+  const std::string msg = error_of([&] { load_experiment(write_file(dir, "bomb.yaml", text)); });
+  EXPECT_NE(msg.find("bomb.yaml:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("expands to more than 1000000 values"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("alias"), std::string::npos) << msg;
+
+  // Aliases within the budget still work.
+  Experiment ok = load_experiment(write_file(dir, "anchors.yaml",
+                                             "nodes:\n  w: {plugin: dataset/implication_world, params: &d {images: 20}}\n"
+                                             "  v: {plugin: dataset/implication_world, params: *d}\n"));
+  EXPECT_EQ(ok.raw["nodes"]["v"]["params"]["images"], 20);
+}
+
+TEST(ConfigLoad, OversizedFileIsRefusedBeforeParsing) {
+  auto dir = test_dir();
+  std::string text = "nodes: {x: {plugin: test/step}}\n";
+  const std::string comment = "# " + std::string(1000, 'x') + "\n";
+  while (text.size() <= (4u << 20)) text += comment;
+  const std::string msg = error_of([&] { load_experiment(write_file(dir, "huge.yaml", text)); });
+  EXPECT_NE(msg.find("huge.yaml' is " + std::to_string(text.size()) + " bytes; at most 4194304"),
+            std::string::npos)
+      << msg.substr(0, 300);
+}
+
 TEST(ConfigLoad, IncludeCycleAndMissingFile) {
   auto dir = test_dir();
   write_file(dir, "a.yaml", "include: b.yaml\nnodes: {x: {plugin: test/step}}\n");

@@ -5,6 +5,7 @@
 #include <boost/process.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <gtest/gtest.h>
 #include <random>
 #include <string>
@@ -55,13 +56,17 @@ class Sandbox {
   }
   static std::string mstar() { return std::string(MSTAR_BINARY_DIR) + "/mstar"; }
 
-  CommandResult run(const std::vector<std::string>& args) const {
+  // `extra_env`: variables set for this command only (and its nodes).
+  CommandResult run(const std::vector<std::string>& args,
+                    const std::map<std::string, std::string>& extra_env = {}) const {
     const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
     // Boost.Process opens redirect targets without truncating them.
     fs::remove(out);
     fs::remove(err);
+    bp::environment e = env();
+    for (const auto& [k, v] : extra_env) e[k] = v;
     bp::child c(mstar(), bp::args(args), bp::std_out > out.string(), bp::std_err > err.string(),
-                bp::std_in.close(), env());
+                bp::std_in.close(), e);
     c.wait();
     return {c.native_exit_code(), slurp(out), slurp(err)};
   }

@@ -64,3 +64,80 @@ TEST(Loader, UnknownCommandAndBadFlagsAreBadInput) {
   auto bad = sb.run({"run", "x.yaml", "--jobz", "2"});
   EXPECT_EQ(bad.code(), 2);
 }
+
+// Loading a library runs its code as this user: a plugin directory or
+// library that someone else could have written is refused before it is
+// probed, unless --trust-plugin-dir.
+TEST(Loader, RefusesPluginsSomeoneElseCouldHaveWritten) {
+  Sandbox sb;
+  const fs::path dir = sb.dir() / "plugins";
+  fs::create_directories(dir);
+  const fs::path lib = dir / "libmstar_testing_copy.so";
+  fs::copy_file(fs::path(MSTAR_BINARY_DIR) / "plugins/libmstar_testing.so", lib);
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  fs::permissions(lib, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+
+  fs::permissions(dir, fs::perms::others_write, fs::perm_options::add);
+  std::string out = list_all(sb, dir);
+  EXPECT_NE(out.find("plugin directory is world-writable (mode 0757)"), std::string::npos) << out;
+  EXPECT_NE(out.find("chmod go-w " + dir.string()), std::string::npos) << out;
+  EXPECT_EQ(out.find("libmstar_testing_copy.so"), std::string::npos) << "never probed:\n" << out;
+  auto trusted = sb.run({"plugins", "list", "--plugin-path", dir.string(), "--trust-plugin-dir"});
+  EXPECT_EQ(trusted.code(), 0) << trusted.err;
+  EXPECT_NE(trusted.out.find("libmstar_testing_copy.so"), std::string::npos) << trusted.out;
+  fs::permissions(dir, fs::perms::others_write, fs::perm_options::remove);
+
+  fs::permissions(lib, fs::perms::others_write, fs::perm_options::add);
+  out = list_all(sb, dir);
+  EXPECT_NE(out.find("libmstar_testing_copy.so: is world-writable (mode 0646)"), std::string::npos) << out;
+  fs::permissions(lib, fs::perms::others_write, fs::perm_options::remove);
+
+  if (::geteuid() == 0) {  // changing the group or owner of a file needs root
+    ASSERT_EQ(::chown(lib.c_str(), 0, 65534), 0);  // nogroup: not the owner's private group
+    fs::permissions(lib, fs::perms::group_write, fs::perm_options::add);
+    out = list_all(sb, dir);
+    EXPECT_NE(out.find("libmstar_testing_copy.so: is group-writable (mode 0664)"), std::string::npos) << out;
+    fs::permissions(lib, fs::perms::group_write, fs::perm_options::remove);
+    ASSERT_EQ(::chown(lib.c_str(), 65534, 0), 0);
+    out = list_all(sb, dir);
+    EXPECT_NE(out.find("libmstar_testing_copy.so: is owned by uid 65534, neither root nor you"), std::string::npos)
+        << out;
+    ASSERT_EQ(::chown(lib.c_str(), 0, 0), 0);
+  }
+  out = list_all(sb, dir);
+  EXPECT_EQ(out.find("libmstar_testing_copy.so: is"), std::string::npos) << out;
+  EXPECT_NE(out.find("test       echo"), std::string::npos) << out;
+  EXPECT_NE(out.find("libmstar_testing_copy.so"), std::string::npos) << "loaded again once safe:\n" << out;
+}
+
+// Each run records the SHA-256 of every plugin library it used, equal to
+// what sha256sum says of the file.
+TEST(Loader, RunsRecordEachPluginLibrarysSha256) {
+  Sandbox sb;
+  const fs::path dir = sb.dir() / "plugins";
+  fs::create_directories(dir);
+  const fs::path lib = dir / "libmstar_testing_copy.so";
+  fs::copy_file(fs::path(MSTAR_BINARY_DIR) / "plugins/libmstar_testing.so", lib);
+  auto file = sb.write("e.yaml", "name: e\nnodes:\n  a: {plugin: test/echo}\n  b: {plugin: test/sum, inputs: {a: a}}\n");
+  auto r = sb.run({"run", file.string(), "--plugin-path", dir.string()});
+  ASSERT_EQ(r.code(), 0) << r.err;
+
+  bp::ipstream sum_out;
+  bp::child sum("/usr/bin/sha256sum", lib.string(), bp::std_out > sum_out);
+  std::string expected;
+  sum_out >> expected;
+  sum.wait();
+  ASSERT_EQ(expected.size(), 64u);
+
+  auto reg = sb.registry();
+  const auto runs = reg->list_runs();
+  ASSERT_EQ(runs.size(), 1u);
+  const mstar::Json plugins = reg->get_run(runs[0].id)->env.at("plugins");
+  for (const char* id : {"test/echo", "test/sum"}) {
+    ASSERT_TRUE(plugins.contains(id)) << plugins.dump(2);
+    EXPECT_EQ(plugins[id]["library"], fs::canonical(lib).string());
+    EXPECT_EQ(plugins[id]["sha256"], expected);
+  }
+  EXPECT_FALSE(plugins.contains("test/sleep")) << "only what the run used";
+}

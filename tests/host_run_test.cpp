@@ -54,12 +54,20 @@ TEST(HostRun, UnknownPluginAndCycleAreBadInput) {
   EXPECT_NE(r2.err.find("->"), std::string::npos) << r2.err;
 }
 
+// With -j 2 the two nodes meet at a barrier: they can only finish if the
+// host runs them at the same time, so the overlap does not depend on
+// timing (two sleeps of 0.5 s did not always overlap under load). With -j 1
+// they must not overlap: that holds for any timing.
 TEST(HostRun, IndependentNodesOverlapWithTwoJobsAndNotWithOne) {
   for (int jobs : {1, 2}) {
     Sandbox sb;
-    auto file = sb.write("par.yaml",
-                         "name: par\nnodes:\n  x: {plugin: test/sleep, params: {seconds: 0.5, value: 1}}\n"
-                         "  y: {plugin: test/sleep, params: {seconds: 0.5, value: 2}}\n");
+    auto node = [&](const std::string& name, int value) {
+      const std::string v = "value: " + std::to_string(value) + "}}\n";
+      if (jobs == 1) return "  " + name + ": {plugin: test/sleep, params: {seconds: 0.2, " + v;
+      return "  " + name + ": {plugin: test/barrier, params: {dir: '" + (sb.dir() / "meet").string() +
+             "', timeout: 300, name: " + name + ", " + v;
+    };
+    auto file = sb.write("par.yaml", "name: par\nnodes:\n" + node("x", 1) + node("y", 2));
     auto r = sb.run({"run", file.string(), "-j", std::to_string(jobs)});
     ASSERT_EQ(r.code(), 0) << r.err;
     auto reg = sb.registry();

@@ -200,6 +200,38 @@ TEST(ResultsFilter, ErrorsPointAtTheColumn) {
   }
 }
 
+// 20,000 nested '(' once overflowed the stack of the recursive-descent
+// parser (SIGSEGV). Nesting and length are bounded, with an error.
+TEST(ResultsFilter, DeepNestingAndLongExpressionsAreRefused) {
+  auto nested = [](size_t depth, const std::string& open, const std::string& close) {
+    std::string e;
+    for (size_t i = 0; i < depth; ++i) e += open;
+    e += "seed = 1";
+    for (size_t i = 0; i < depth; ++i) e += close;
+    return e;
+  };
+  EXPECT_EQ(Filter::parse(nested(kMaxFilterNesting, "(", ")")).to_string(), "(seed = 1)");
+  EXPECT_NO_THROW(Filter::parse(nested(kMaxFilterNesting, "not ", "")));
+  for (const auto& [open, close] : {std::pair{"(", ")"}, std::pair{"not ", ""}, std::pair{"not (", ")"}}) {
+    try {
+      Filter::parse(nested(kMaxFilterNesting + 1, open, close));
+      ADD_FAILURE() << "no error for " << kMaxFilterNesting + 1 << " levels of '" << open << "'";
+    } catch (const Error& e) {
+      EXPECT_TRUE(e.is_bad_input());
+      EXPECT_NE(std::string(e.what()).find("nested deeper than 64 levels"), std::string::npos) << e.what();
+    }
+  }
+  const std::string deep = nested(20000, "(", ")");
+  try {
+    Filter::parse(deep);
+    FAIL() << "no error for a " << deep.size() << "-byte expression";
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.is_bad_input());
+    EXPECT_EQ(std::string(e.what()).rfind("--where: the expression is 40008 bytes long; at most 16384", 0), 0u)
+        << e.what();
+  }
+}
+
 TEST(ResultsFilter, OptionNameInErrors) {
   try {
     Filter::parse("seed >", "--filter");

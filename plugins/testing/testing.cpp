@@ -1,13 +1,16 @@
 // test/* plugins: small, deterministic behaviours the host must survive or
-// use (echo, sum, sleep, crash, abort, throw, exit, hang, metrics, flaky).
+// use (echo, sum, sleep, barrier, crash, abort, throw, exit, hang, metrics,
+// flaky).
 // Each writes value.json {"value": x} so downstream nodes can add them up.
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "mstar/plugin.h"
 #include "mstar/reward.h"
@@ -98,6 +101,52 @@ class Sleep {
   }
 };
 MSTAR_PLUGIN(Sleep)
+
+// A rendezvous between nodes, possibly of different hosts: each arrives by
+// creating DIR/NAME.arrived, then waits until `parties` have arrived. Tests
+// use it to force two things to run at the same time instead of hoping that
+// timing makes them overlap; the bounded wait fails the node (and so the
+// test) rather than hanging when the other party never comes.
+class Barrier {
+ public:
+  static PluginInfo info() {
+    PluginInfo i = test_info("barrier", "Waits until `parties` nodes (NAMEs) have arrived in `dir`, then writes `value`.");
+    i.params.add(ParamSpec::string("dir").describe("a directory every party sees"))
+        .add(ParamSpec::string("name").describe("this party's name, unique among the parties"))
+        .add(ParamSpec::integer("parties").def(2).range(1, 1000).describe("how many must arrive"))
+        .add(ParamSpec::real("timeout").def(120.0).range(0, 86400).describe("seconds to wait before failing"))
+        .add(ParamSpec::real("value").def(0.0).describe("written to value.json"));
+    i.inputs = {{"after", "", false, "an upstream to wait for"}};
+    return i;
+  }
+  void run(NodeContext& ctx) {
+    namespace fs = std::filesystem;
+    const fs::path dir = ctx.params().get_string("dir");
+    fs::create_directories(dir);
+    std::ofstream(dir / (ctx.params().get_string("name") + ".arrived")) << "";
+    const auto parties = static_cast<size_t>(ctx.params().get_int("parties"));
+    auto arrived = [&] {
+      std::vector<std::string> names;
+      for (const auto& e : fs::directory_iterator(dir))
+        if (e.path().extension() == ".arrived") names.push_back(e.path().stem().string());
+      return names;
+    };
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(ctx.params().get_float("timeout"));
+    while (arrived().size() < parties) {
+      if (ctx.cancelled()) return;
+      if (std::chrono::steady_clock::now() > deadline) {
+        std::string who;
+        for (const auto& n : arrived()) who += " " + n;
+        throw std::runtime_error("barrier: " + std::to_string(arrived().size()) + " of " + std::to_string(parties) +
+                                 " parties arrived before the timeout:" + who);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    write_value(ctx, ctx.params().get_float("value"));
+  }
+};
+MSTAR_PLUGIN(Barrier)
 
 class Crash {
  public:

@@ -283,8 +283,24 @@ class Parser {
     return left;
   }
 
+  // Each '(' and 'not' is a level of recursion here and in eval() and
+  // node_text(): without a bound, 20,000 '(' overflow the stack.
+  class Nested {
+   public:
+    Nested(Parser& p) : p_(p) {
+      if (++p_.depth_ > kMaxFilterNesting)
+        p_.lexer_.fail(p_.cur().col, fmt::format("expression nested deeper than {} levels of '(' and 'not'",
+                                                 kMaxFilterNesting));
+    }
+    ~Nested() { --p_.depth_; }
+
+   private:
+    Parser& p_;
+  };
+
   Node parse_unary() {
     if (cur().kind == Tok::Not) {
+      const Nested level(*this);
       take();
       Node n;
       n.kind = Node::Kind::Not;
@@ -292,6 +308,7 @@ class Parser {
       return n;
     }
     if (cur().kind == Tok::LParen) {
+      const Nested level(*this);
       const size_t open = cur().col;
       take();
       if (cur().kind == Tok::RParen) lexer_.fail(cur().col, "empty parentheses");
@@ -426,6 +443,7 @@ class Parser {
   const Lexer& lexer_;
   std::vector<Token> toks_;
   size_t i_ = 0;
+  size_t depth_ = 0;
   std::vector<Field>& fields_;
 };
 
@@ -564,6 +582,9 @@ std::string node_text(const Node& n, const std::vector<Field>& fields) {
 Filter::Filter() = default;
 
 Filter Filter::parse(std::string_view text, std::string_view option) {
+  if (text.size() > kMaxExpressionBytes)
+    throw Error(ErrorCategory::BadInput, fmt::format("{}: the expression is {} bytes long; at most {} are accepted",
+                                                     option, text.size(), kMaxExpressionBytes));
   Filter f;
   Lexer lexer(text, option);
   std::vector<Token> tokens = lexer.tokens();

@@ -150,6 +150,9 @@ bool Field::is_time() const {
 
 Field parse_field(std::string_view text, BareName bare) {
   if (text.empty()) throw_bad_input("empty field name");
+  if (text.size() > kMaxExpressionBytes)
+    throw_bad_input("field name of " + std::to_string(text.size()) + " bytes; at most " +
+                    std::to_string(kMaxExpressionBytes) + " are accepted");
   if (text.rfind("params.", 0) == 0) {
     std::string_view key = text.substr(7);
     if (key.empty()) bad_field(text, "a param is params.KEY, e.g. params.train.lr");

@@ -57,7 +57,9 @@ void StoreOptions::add_to(po::options_description& desc, bool with_plugins, bool
       "store", po::value(&store), "artifact store (default $MSTAR_HOME/store)");
   if (with_plugins)
     desc.add_options()("plugin-path", po::value(&plugin_path)->composing(),
-                       "extra plugin directory, searched before MSTAR_PLUGIN_PATH and the built-ins");
+                       "extra plugin directory, searched before MSTAR_PLUGIN_PATH and the built-ins")(
+        "trust-plugin-dir", po::bool_switch(&trust_plugin_dir),
+        "load plugins from group/world-writable directories or files owned by another user (refused by default)");
   if (with_format)
     desc.add_options()("format", po::value(&format)->default_value("table"), "table or json");
 }

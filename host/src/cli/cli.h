@@ -34,6 +34,7 @@ bool parse(const Args& args, const std::string& usage, const std::string& summar
 struct StoreOptions {
   std::string registry, store;
   std::vector<std::string> plugin_path;
+  bool trust_plugin_dir = false;
   std::string format = "table";
   void add_to(po::options_description& desc, bool with_plugins, bool with_format);
   Paths paths() const { return resolve_paths(registry, store); }

@@ -64,7 +64,7 @@ int cmd_plugins(const Args& args) {
              "mstar plugins info test/sleep", desc, &pos, vm))
     return 0;
   const Paths paths = so.paths();
-  PluginCatalog cat = PluginCatalog::discover(so.plugin_path, paths.home / "plugin-cache.json");
+  PluginCatalog cat = PluginCatalog::discover(so.plugin_path, paths.home / "plugin-cache.json", so.trust_plugin_dir);
   if (action == "info") {
     if (id.empty()) throw_bad_input("plugins info needs KIND/NAME, e.g. `mstar plugins info test/echo`");
     return plugins_info(cat, id, so.format);

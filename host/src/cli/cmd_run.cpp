@@ -111,7 +111,7 @@ int cmd_run(const Args& args) {
     return 0;
   if (opt.jobs < 1) throw_bad_input("-j must be at least 1");
   const Paths paths = so.paths();
-  PluginCatalog cat = PluginCatalog::discover(so.plugin_path, paths.home / "plugin-cache.json");
+  PluginCatalog cat = PluginCatalog::discover(so.plugin_path, paths.home / "plugin-cache.json", so.trust_plugin_dir);
   Plan plan = make_plan({file, overrides, set_sweep}, cat);
   if (dry_run) {
     print_dry_run(plan, paths, opt.force);

@@ -126,6 +126,11 @@ Doc load_doc(const fs::path& path, const SourceLoc& from, std::vector<fs::path>&
                         (fs::exists(path, ec) ? "not a regular file" : "no such file"));
     return doc;
   }
+  if (const uintmax_t size = fs::file_size(path, ec); !ec && size > detail::kMaxExperimentFileBytes) {
+    diag.add(where, "experiment file '" + display + "' is " + std::to_string(size) + " bytes; at most " +
+                        std::to_string(detail::kMaxExperimentFileBytes) + " are read (is it an experiment file?)");
+    return doc;
+  }
   YAML::Node root;
   try {
     root = YAML::LoadFile(path.string());

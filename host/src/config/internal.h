@@ -55,8 +55,20 @@ SourceLoc mark_loc(const std::string& file, const YAML::Mark& mark);
 // strings. Locations of map entries (the key's position) and sequence
 // elements go to `locs` under their JSON pointer. With `fixed` set, every
 // location is `*fixed` (values parsed from an override string).
+//
+// Aliases (`*name`) copy the anchored node, so a few lines can stand for
+// billions of nodes (an "alias bomb"); yaml-cpp shares them, the conversion
+// would not. Each call may produce at most kMaxYamlNodes nodes and
+// kMaxYamlBytes bytes of scalar text; past that it throws a BadInput error
+// naming the file and line where the budget ran out.
+inline constexpr size_t kMaxYamlNodes = 1'000'000;
+inline constexpr size_t kMaxYamlBytes = 64u << 20;
 OJson yaml_to_json(const YAML::Node& node, const std::string& file, const std::string& ptr,
                    LocMap& locs, Diagnostics& diag, const SourceLoc* fixed = nullptr);
+
+// An experiment file larger than this is refused before it is parsed: real
+// experiment files are a few KB, and yaml-cpp holds the whole tree in memory.
+inline constexpr uintmax_t kMaxExperimentFileBytes = 4u << 20;
 
 Json to_plain(const OJson& j);
 OJson to_ordered(const Json& j);

@@ -187,16 +187,32 @@ OJson scalar_to_json(const YAML::Node& node, const SourceLoc& loc, Diagnostics& 
   return OJson(s);
 }
 
-}  // namespace
+// What one conversion may still produce (see kMaxYamlNodes).
+struct ExpansionBudget {
+  size_t nodes = kMaxYamlNodes;
+  size_t bytes = kMaxYamlBytes;
 
-OJson yaml_to_json(const YAML::Node& node, const std::string& file, const std::string& ptr,
-                   LocMap& locs, Diagnostics& diag, const SourceLoc* fixed) {
+  void spend(const YAML::Node& node, const SourceLoc& loc) {
+    const size_t text = node.IsScalar() ? node.Scalar().size() : 0;
+    if (nodes == 0 || text > bytes)
+      throw_bad_input(loc.str() + ": the document expands to more than " + std::to_string(kMaxYamlNodes) +
+                      " values or " + std::to_string(kMaxYamlBytes >> 20) +
+                      " MiB of text; YAML aliases (*name) copy what they refer to, so nested aliases "
+                      "multiply (an 'alias bomb'): write the values out or use fewer levels of aliases");
+    --nodes;
+    bytes -= text;
+  }
+};
+
+OJson convert(const YAML::Node& node, const std::string& file, const std::string& ptr, LocMap& locs,
+              Diagnostics& diag, const SourceLoc* fixed, ExpansionBudget& budget) {
   auto loc_of = [&](const YAML::Mark& m, const SourceLoc& fallback) {
     if (fixed) return *fixed;
     SourceLoc l = mark_loc(file, m);
     return l.line == 0 ? fallback : l;
   };
   const SourceLoc here = fixed ? *fixed : loc_lookup(locs, ptr);
+  budget.spend(node, loc_of(node.Mark(), here));
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -209,7 +225,7 @@ OJson yaml_to_json(const YAML::Node& node, const std::string& file, const std::s
       for (const auto& item : node) {
         std::string child = pointer_join(ptr, std::to_string(i++));
         locs[child] = loc_of(item.Mark(), here);
-        arr.push_back(yaml_to_json(item, file, child, locs, diag, fixed));
+        arr.push_back(convert(item, file, child, locs, diag, fixed, budget));
       }
       return arr;
     }
@@ -234,7 +250,7 @@ OJson yaml_to_json(const YAML::Node& node, const std::string& file, const std::s
         }
         std::string child = pointer_join(ptr, k);
         locs[child] = kloc;
-        obj[k] = yaml_to_json(kv.second, file, child, locs, diag, fixed);
+        obj[k] = convert(kv.second, file, child, locs, diag, fixed, budget);
       }
       // Merged keys fill in what the map does not set itself.
       for (const auto& m : merges) {
@@ -248,7 +264,7 @@ OJson yaml_to_json(const YAML::Node& node, const std::string& file, const std::s
             continue;
           }
           LocMap sub_locs;
-          OJson sub = yaml_to_json(src, file, ptr, sub_locs, diag, fixed);
+          OJson sub = convert(src, file, ptr, sub_locs, diag, fixed, budget);
           for (auto& [k, v] : sub.items()) {
             if (obj.contains(k)) continue;
             obj[k] = v;
@@ -264,6 +280,14 @@ OJson yaml_to_json(const YAML::Node& node, const std::string& file, const std::s
     }
   }
   return OJson(nullptr);
+}
+
+}  // namespace
+
+OJson yaml_to_json(const YAML::Node& node, const std::string& file, const std::string& ptr,
+                   LocMap& locs, Diagnostics& diag, const SourceLoc* fixed) {
+  ExpansionBudget budget;
+  return convert(node, file, ptr, locs, diag, fixed, budget);
 }
 
 Json to_plain(const OJson& j) {

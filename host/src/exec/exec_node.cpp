@@ -4,7 +4,9 @@
 // staging directory renamed into the store.
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <fcntl.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -22,6 +24,31 @@ namespace fs = std::filesystem;
 namespace {
 
 std::atomic<bool> g_cancel{false};
+
+// Test hook (docs/reliability.md): with MSTAR_FAULT_ENOSPC_AFTER=N in its
+// environment, the node's artifact writer (metrics.jsonl and the manifest)
+// fails as a full disk does once N bytes are written, so that a test can
+// show the node failing cleanly, nothing half-published, and the rerun
+// completing. Unset, it costs one comparison per write.
+class SpaceBudget {
+ public:
+  SpaceBudget() {
+    if (const char* n = std::getenv("MSTAR_FAULT_ENOSPC_AFTER")) left_ = std::strtoull(n, nullptr, 10);
+  }
+  void charge(size_t bytes, const fs::path& file) {
+    if (left_ == kUnlimited) return;
+    if (bytes > left_) {
+      left_ = 0;
+      throw_io("cannot write " + file.string() + ": " + std::strerror(ENOSPC) + " (MSTAR_FAULT_ENOSPC_AFTER)");
+    }
+    left_ -= bytes;
+  }
+
+ private:
+  static constexpr size_t kUnlimited = static_cast<size_t>(-1);
+  size_t left_ = kUnlimited;
+};
+SpaceBudget g_space;
 
 extern "C" void on_stop_signal(int) { g_cancel.store(true); }
 
@@ -132,9 +159,15 @@ class ChildContext final : public NodeContext {
   }
 
   const Json& annotations() const { return annotations_; }
+  // A full disk may only show when buffered lines are flushed: an error here
+  // fails the node rather than publish an artifact missing metrics.
   void close_metrics() {
-    if (metrics_) std::fclose(metrics_);
+    if (!metrics_) return;
+    const bool ok = !std::ferror(metrics_) && std::fflush(metrics_) == 0;
+    const int err = errno;
+    std::fclose(metrics_);
     metrics_ = nullptr;
+    if (!ok) throw_io("cannot write " + (spec_.staging / kMetricsFile).string() + ": " + std::strerror(err));
   }
 
  private:
@@ -167,7 +200,9 @@ class ChildContext final : public NodeContext {
       if (!metrics_) throw_io("cannot open " + (spec_.staging / kMetricsFile).string());
     }
     const std::string line = event.dump() + "\n";
-    std::fwrite(line.data(), 1, line.size(), metrics_);
+    g_space.charge(line.size(), spec_.staging / kMetricsFile);
+    if (std::fwrite(line.data(), 1, line.size(), metrics_) != line.size())
+      throw_io("cannot write " + (spec_.staging / kMetricsFile).string() + ": " + std::strerror(errno));
     channel_.send(event);
   }
 
@@ -190,7 +225,9 @@ void publish(const NodeSpecFile& spec, const PluginInfo& info, const Json& annot
                    {"library", spec.library.string()}, {"params", spec.params}, {"inputs", inputs},
                    {"seed", spec.seed},        {"created", now_seconds()}, {"outputs", outputs}};
   for (const auto& [k, v] : annotations.items()) manifest[k] = v;
-  write_file_atomic(spec.staging / kManifestFile, manifest.dump(2));
+  const std::string text = manifest.dump(2);
+  g_space.charge(text.size(), spec.staging / kManifestFile);
+  write_file_atomic(spec.staging / kManifestFile, text);
   fs::create_directories(spec.final_dir.parent_path());
   std::error_code ec;
   fs::rename(spec.staging, spec.final_dir, ec);

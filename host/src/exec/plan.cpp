@@ -60,8 +60,14 @@ Plan make_plan(const PlanRequest& request, const PluginCatalog& catalog) {
   plan.file = request.file;
   plan.raw_config = exp.raw;
 
-  for (const auto& [id, p] : catalog.plugins())
-    if (!p.info.interface_name.empty()) plan.components[id] = p.library;
+  auto note_library = [&plan](const std::string& id, const LoadedPlugin& p) {
+    plan.libraries[id] = {{"library", p.library.string()}, {"sha256", p.sha256}};
+  };
+  for (const auto& [id, p] : catalog.plugins()) {
+    if (p.info.interface_name.empty()) continue;
+    plan.components[id] = p.library;
+    note_library(id, p);
+  }
   for (const auto& node : exp.nodes) {
     const LoadedPlugin* p = catalog.find(node.plugin);
     if (p && !p->info.interface_name.empty())
@@ -90,6 +96,7 @@ Plan make_plan(const PlanRequest& request, const PluginCatalog& catalog) {
       inst.plugin = node.plugin;
       inst.plugin_version = plugin.info.version;
       inst.library = plugin.library;
+      note_library(node.plugin, plugin);
       inst.params = node.params;
       inst.cpus = std::max(1, node.cpus);
       inst.timeout_s = node.timeout_s;

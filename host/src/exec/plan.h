@@ -51,6 +51,9 @@ struct Plan {
   std::map<std::string, NodeInstance> instances;
   std::vector<std::string> order;  // instance keys, dependencies first
   std::map<std::string, std::filesystem::path> components;  // component plugin id -> library
+  // plugin id -> {"library": path, "sha256": hex} for every node plugin the
+  // plan uses and every component: each run records its own in env_json.
+  Json libraries = Json::object();
 };
 
 struct PlanRequest {

@@ -23,6 +23,19 @@ double now_seconds() {
 
 bool succeeded(NodeState s) { return s == NodeState::Done || s == NodeState::Cached; }
 
+// Components are named inside node params ({plugin: reward/tfq, ...}).
+void note_components(const Json& params, const Plan& plan, Json& plugins) {
+  if (params.is_object()) {
+    if (auto it = params.find("plugin"); it != params.end() && it->is_string()) {
+      const std::string id = it->get<std::string>();
+      if (plan.components.count(id)) plugins[id] = plan.libraries.value(id, Json::object());
+    }
+    for (const auto& [_, v] : params.items()) note_components(v, plan, plugins);
+  } else if (params.is_array()) {
+    for (const auto& v : params) note_components(v, plan, plugins);
+  }
+}
+
 }  // namespace
 
 const char* to_string(NodeState s) {
@@ -38,11 +51,20 @@ const char* to_string(NodeState s) {
   return "pending";
 }
 
-Json environment_record(int64_t seed) {
+// What a trial ran on. `plugins` names each plugin library its nodes and
+// their components load, with its SHA-256.
+Json environment_record(const Plan& plan, const PlannedTrial& trial) {
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
+  Json plugins = Json::object();
+  for (const auto& [node, cfg] : trial.config.items()) {
+    const std::string id = cfg.value("plugin", "");
+    if (plan.libraries.contains(id)) plugins[id] = plan.libraries[id];
+    note_components(cfg.value("params", Json::object()), plan, plugins);
+  }
   return {{"mstar_version", MSTAR_VERSION_STRING}, {"git_commit", MSTAR_GIT_COMMIT}, {"host", host},
-          {"libtorch", MSTAR_TORCH_VERSION},      {"seed", seed},                   {"pid", ::getpid()}};
+          {"libtorch", MSTAR_TORCH_VERSION},      {"seed", trial.seed},             {"pid", ::getpid()},
+          {"plugins", plugins}};
 }
 
 Recorder::Recorder(const Plan& plan, registry::Registry& reg) : plan_(plan), reg_(reg) {
@@ -72,7 +94,7 @@ void Recorder::begin(const Paths& paths, bool force) {
     run.created = run.started = start_;
     run.seed = t.seed;
     run.config = {{"file", plan_.file.string()}, {"assignment", t.assignment}, {"nodes", t.config}};
-    run.env = environment_record(t.seed);
+    run.env = environment_record(plan_, t);
     reg_.upsert_run(run);
     Json nested = Json::object();
     for (const auto& [node, cfg] : t.config.items()) nested[node] = cfg["params"];

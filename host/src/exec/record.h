@@ -70,6 +70,8 @@ class Recorder {
   double start_ = 0;
 };
 
-Json environment_record(int64_t seed);
+// The environment a trial records (env_json): versions, commit, host, seed,
+// and each plugin library with its SHA-256.
+Json environment_record(const Plan& plan, const PlannedTrial& trial);
 
 }  // namespace mstar

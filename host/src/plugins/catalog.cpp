@@ -3,8 +3,13 @@
 #include <boost/process.hpp>
 #include <cstdlib>
 #include <spdlog/spdlog.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/paths.h"
 
@@ -72,9 +77,36 @@ std::vector<fs::path> plugin_search_dirs(const std::vector<std::string>& extra) 
   return dirs;
 }
 
+// A group named like its only user, with no other members (Debian's "user
+// private groups", where umask 002 is usual): its write bit lets nobody else
+// in, so it is no reason to refuse (OpenSSH's StrictModes allows it too).
+bool is_private_group_of(gid_t gid, uid_t uid) {
+  const passwd* pw = ::getpwuid(uid);
+  const group* gr = ::getgrgid(gid);
+  if (!pw || !gr || pw->pw_gid != gid || std::string(pw->pw_name) != gr->gr_name) return false;
+  return gr->gr_mem == nullptr || gr->gr_mem[0] == nullptr;
+}
+
 }  // namespace
 
-PluginCatalog PluginCatalog::discover(const std::vector<std::string>& extra_dirs, const fs::path& cache_file) {
+std::string plugin_trust_problem(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "cannot stat it";
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  const bool group_writable = (st.st_mode & S_IWGRP) && !is_private_group_of(st.st_gid, st.st_uid);
+  if ((st.st_mode & S_IWOTH) || group_writable)
+    return std::string("is ") + ((st.st_mode & S_IWOTH) ? "world" : "group") + "-writable (mode " + mode +
+           "), so someone else could replace what mstar runs; fix it with `chmod go-w " + path.string() +
+           "`, or pass --trust-plugin-dir";
+  if (st.st_uid != 0 && st.st_uid != ::geteuid())
+    return "is owned by uid " + std::to_string(st.st_uid) + ", neither root nor you (uid " +
+           std::to_string(::geteuid()) + "); pass --trust-plugin-dir if you trust it";
+  return "";
+}
+
+PluginCatalog PluginCatalog::discover(const std::vector<std::string>& extra_dirs, const fs::path& cache_file,
+                                      bool trust_all) {
   PluginCatalog cat;
   cat.dirs_ = plugin_search_dirs(extra_dirs);
 
@@ -94,19 +126,35 @@ PluginCatalog PluginCatalog::discover(const std::vector<std::string>& extra_dirs
       log()->debug("plugin directory {} does not exist", dir.string());
       continue;
     }
+    if (std::string why = trust_all ? "" : plugin_trust_problem(fs::canonical(dir, ec)); !why.empty()) {
+      cat.refusals_.push_back({dir, "plugin directory " + why});
+      continue;
+    }
     std::vector<fs::path> libs;
     for (const auto& entry : fs::directory_iterator(dir, ec))
       if (looks_like_library(entry.path())) libs.push_back(fs::canonical(entry.path()));
     std::sort(libs.begin(), libs.end());
     for (const auto& lib : libs) {
+      // Checked before the probe: probing loads the library, running its code.
+      if (std::string why = trust_all ? "" : plugin_trust_problem(lib); !why.empty()) {
+        cat.refusals_.push_back({lib, why});
+        continue;
+      }
       const std::string fp = fingerprint(lib);
       Json answer;
+      std::string sha256;
       auto hit = cache.find(lib.string());
-      if (hit != cache.end() && hit->value("fingerprint", "") == fp) {
+      if (hit != cache.end() && hit->value("fingerprint", "") == fp && hit->contains("sha256")) {
         answer = (*hit)["answer"];
+        sha256 = (*hit)["sha256"].get<std::string>();
       } else {
         answer = probe_in_child(lib);
-        cache[lib.string()] = {{"fingerprint", fp}, {"answer", answer}};
+        try {
+          sha256 = sha256_file_hex(lib);
+        } catch (const Error& e) {
+          answer = {{"error", e.what()}};
+        }
+        cache[lib.string()] = {{"fingerprint", fp}, {"answer", answer}, {"sha256", sha256}};
         cache_dirty = true;
       }
       if (answer.contains("error")) {
@@ -114,7 +162,7 @@ PluginCatalog PluginCatalog::discover(const std::vector<std::string>& extra_dirs
         continue;
       }
       for (const auto& meta : answer.value("plugins", Json::array())) {
-        LoadedPlugin p{PluginInfo::from_json(meta), lib};
+        LoadedPlugin p{PluginInfo::from_json(meta), lib, sha256};
         const std::string id = p.info.id();
         auto existing = cat.plugins_.find(id);
         if (existing != cat.plugins_.end()) {

@@ -16,6 +16,7 @@ namespace mstar {
 struct LoadedPlugin {
   PluginInfo info;
   std::filesystem::path library;
+  std::string sha256;  // of the library file, recorded with every run that uses it
 };
 
 struct Refusal {
@@ -27,9 +28,11 @@ class PluginCatalog {
  public:
   // Search order: `extra_dirs` (--plugin-path), MSTAR_PLUGIN_PATH, then the
   // built-in directory. The first library to define a name wins; a later
-  // duplicate is refused, naming both libraries.
+  // duplicate is refused, naming both libraries. A directory or library that
+  // someone else could have written (see plugin_trust_problem) is refused
+  // before any of its code runs, unless `trust_all` (--trust-plugin-dir).
   static PluginCatalog discover(const std::vector<std::string>& extra_dirs,
-                                const std::filesystem::path& cache_file);
+                                const std::filesystem::path& cache_file, bool trust_all = false);
 
   const LoadedPlugin* find(const std::string& id) const;
   // find() or Error(BadInput) with a "did you mean" and the known ids.
@@ -44,6 +47,12 @@ class PluginCatalog {
   std::vector<Refusal> refusals_;
   std::vector<std::filesystem::path> dirs_;
 };
+
+// Why `path` (a plugin directory or library) must not be loaded, or "" when
+// it may: group- or world-writable, or owned by neither root nor the current
+// user. Loading a library runs its code as this user; such a file could have
+// been replaced by someone else.
+std::string plugin_trust_problem(const std::filesystem::path& path);
 
 // Child side of the probe: loads `library`, checks the descriptor and prints
 // {"plugins": [...]} or {"error": "..."} as one JSON line. Returns the exit code.

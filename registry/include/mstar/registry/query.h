@@ -99,6 +99,12 @@ Field parse_field(std::string_view text, BareName bare = BareName::Strict);
 // @min|@mean|@step=N, a run field, or any of these in `backquotes`.
 // Logic is SQL's three-valued one: a comparison with a missing value is
 // unknown, `not unknown` is unknown, and only rows that are true pass.
+//
+// Bounds, so that no input can exhaust the stack or the memory of a query:
+// an expression is at most kMaxExpressionBytes long and nests at most
+// kMaxFilterNesting levels of '(' and 'not'; past either, parse() refuses it.
+inline constexpr size_t kMaxExpressionBytes = 16 * 1024;
+inline constexpr size_t kMaxFilterNesting = 64;
 class Filter {
  public:
   Filter();  // matches everything
