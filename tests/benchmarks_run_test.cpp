@@ -3,9 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "host_helpers.h"
+#include "mstar/artifact.h"
+#include "mstar/error.h"
 #include "mstar/json.h"
 #include "mstar/text/answers.h"
+#include "mstar/world/image.h"
+#include "mstar/world/tfq_import.h"
 #include "mstar/world/tfq_reader.h"
+#include "tasks.h"
 
 namespace {
 
@@ -190,6 +195,8 @@ nodes:
       max_new_tokens: 4
       judge: {plugin: judge/openai, url: "http://127.0.0.1:1/v1", api_key_env: "", retries: 0, timeout_s: 2}
   missing: {plugin: benchmark/vqa, inputs: {model: base, data: world.bench}, params: {file: nope.jsonl}}
+  linked: {plugin: dataset/tfq_jsonl, inputs: {data: world.bench}, params: {link: symlink, split: bench}}
+  on_links: {plugin: benchmark/tfq_bench, inputs: {model: base, data: linked.bench}, params: {limit: 2, max_new_tokens: 4}}
 )");
   auto r = sb.run({"run", file.string()});
   EXPECT_EQ(r.code(), 1) << r.err << r.out;
@@ -207,6 +214,75 @@ nodes:
   // A task file that is not there names where it looked.
   EXPECT_EQ(nodes.at("missing").status, "failed");
   EXPECT_NE(nodes.at("missing").reason.find("nope.jsonl"), std::string::npos) << nodes.at("missing").reason;
+  // Images an import linked to (outside its artifact) are allowed because
+  // the import recorded where they point.
+  EXPECT_EQ(nodes.at("on_links").status, "done") << nodes.at("on_links").reason;
+}
+
+// A split folder bench/ with img/a.png, a folder beside it with o.png, and
+// bench/img/link.png -> o.png; removed at the end.
+class ConfinedTaskFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(bench / "img");
+    fs::create_directories(outside);
+    const std::string png = mstar::world::encode_png(mstar::world::Image(4, 4));
+    mstar::write_file_atomic(bench / "img/a.png", png);
+    mstar::write_file_atomic(outside / "o.png", png);
+    fs::create_symlink(outside / "o.png", bench / "img/link.png");
+  }
+  void TearDown() override { fs::remove_all(sb.dir()); }
+  fs::path write_rows(const std::string& name, const std::string& image) {
+    const Json row{{"images", {image}}, {"problem", "<image> how many?"}, {"answer", "T"}};
+    return sb.write("bench/" + name, row.dump() + "\n");
+  }
+  Sandbox sb;
+  fs::path bench = sb.dir() / "bench", outside = sb.dir() / "outside";
+};
+
+TEST_F(ConfinedTaskFiles, EveryFormatRefusesPathsOutsideTheSplit) {
+  using namespace mstar::bench;
+  const std::string o = fs::canonical(outside / "o.png").string();
+  for (TaskFormat format : {TaskFormat::Generic, TaskFormat::TrueFalse}) {
+    ReadTaskOptions options;
+    options.format = format;
+    for (const std::string& image : {std::string("../outside/o.png"), o, std::string("img/link.png")}) {
+      const fs::path file = write_rows("tfq.jsonl", image);
+      try {
+        read_task_rows(file, options);
+        ADD_FAILURE() << image << " was read";
+      } catch (const ::mstar::Error& e) {
+        EXPECT_TRUE(e.is_bad_input());
+        EXPECT_NE(std::string(e.what()).find(file.string() + ":1: "), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("path '" + image + "' resolves to " + o), std::string::npos) << e.what();
+      }
+    }
+    // What an import recorded (its image_roots) is allowed, absolute paths too.
+    mstar::write_file_atomic(sb.dir() / "import_report.json",
+                             Json{{"image_roots", {fs::canonical(outside).string()}}}.dump());
+    const auto rows = read_task_rows(write_rows("tfq.jsonl", o), options);
+    EXPECT_EQ(rows.at(0).image_url, o);
+    EXPECT_EQ(rows.at(0).image_id, "o");
+    EXPECT_EQ(read_task_rows(write_rows("tfq.jsonl", "img/link.png"), options).at(0).image_id, "link");
+    fs::remove(sb.dir() / "import_report.json");
+    EXPECT_EQ(read_task_rows(write_rows("tfq.jsonl", "img/a.png"), options).size(), 1u);
+  }
+}
+
+TEST_F(ConfinedTaskFiles, EmptyTaskFilesAreRefusedNamingTheFile) {
+  using namespace mstar::bench;
+  const fs::path file = sb.write("bench/vqa.jsonl", "\n");
+  for (TaskFormat format : {TaskFormat::Generic, TaskFormat::TrueFalse}) {
+    ReadTaskOptions options;
+    options.format = format;
+    try {
+      read_task_rows(file, options);
+      ADD_FAILURE() << "read";
+    } catch (const ::mstar::Error& e) {
+      EXPECT_TRUE(e.is_bad_input());
+      EXPECT_EQ(std::string(e.what()), file.string() + ": no rows (the file is empty)");
+    }
+  }
 }
 
 }  // namespace

@@ -1,7 +1,12 @@
 // The plugin API's own behaviour: schema validation messages, typo hints,
-// metadata round trips and the exception firewall of run_guarded.
+// metadata round trips, the exception firewall of run_guarded and the
+// confinement of paths read from data.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <fstream>
+
+#include "mstar/data/paths.h"
 #include "mstar/plugin.h"
 
 using namespace mstar;
@@ -136,4 +141,89 @@ TEST(Errors, CategoryDecidesExitCode) {
   EXPECT_EQ(exit_code(ErrorCategory::BadInput), 2);
   EXPECT_EQ(exit_code(ErrorCategory::PluginFailure), 1);
   EXPECT_EQ(exit_code(ErrorCategory::Interrupted), 130);
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// dataset/ (img/a.png, img/out.png -> outside/secret.png), outside/secret.png
+// and roots/photos/p.png, fresh per test.
+struct PathsFixture {
+  fs::path top = fs::temp_directory_path() / ("mstar_paths_" + std::to_string(::getpid()));
+  fs::path dataset = top / "dataset", outside = top / "outside", photos = top / "roots/photos";
+  PathsFixture() {
+    fs::remove_all(top);
+    for (const fs::path& d : {dataset / "img", outside, photos}) fs::create_directories(d);
+    for (const fs::path& f : {dataset / "img/a.png", outside / "secret.png", photos / "p.png"}) std::ofstream(f) << "x";
+    fs::create_symlink(outside / "secret.png", dataset / "img/out.png");
+  }
+  ~PathsFixture() { fs::remove_all(top); }
+};
+
+// The message of the Error(BadInput) that resolving `source` throws; "" if none.
+std::string refusal(const data::PathConfinement& c, const std::string& source) {
+  try {
+    c.resolve(source, "rows.jsonl:7");
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.is_bad_input());
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(DataPaths, InsideTheDatasetFolderIsCanonical) {
+  PathsFixture f;
+  const data::PathConfinement c(f.dataset);
+  EXPECT_EQ(c.resolve("img/a.png", "x"), fs::canonical(f.dataset / "img/a.png"));
+  EXPECT_EQ(c.resolve("img/../img/./a.png", "x"), fs::canonical(f.dataset / "img/a.png"));
+  EXPECT_EQ(c.resolve((f.dataset / "img/a.png").string(), "x"), fs::canonical(f.dataset / "img/a.png"));
+  // A missing file inside is the caller's "not found", not a confinement error.
+  EXPECT_EQ(c.resolve("img/missing.png", "x"), fs::canonical(f.dataset) / "img/missing.png");
+}
+
+TEST(DataPaths, EveryWayOutIsRefusedNamingWhereAndWhat) {
+  PathsFixture f;
+  const data::PathConfinement c(f.dataset);
+  const std::string secret = fs::canonical(f.outside / "secret.png").string();
+  for (const std::string& source : {std::string("../outside/secret.png"), secret, std::string("img/out.png"),
+                                    std::string("img/nothing/../../../outside/secret.png")}) {
+    const std::string msg = refusal(c, source);
+    EXPECT_EQ(msg.rfind("rows.jsonl:7: path '" + source + "' resolves to " + secret, 0), 0u) << msg;
+    EXPECT_NE(msg.find("outside the dataset folder " + fs::canonical(f.dataset).string()), std::string::npos) << msg;
+    EXPECT_NE(msg.find("image_roots"), std::string::npos) << msg;
+  }
+  // A sibling sharing the folder's name as a prefix is not inside it.
+  fs::create_directories(f.top / "dataset2");
+  EXPECT_NE(refusal(c, "../dataset2/x.png"), "");
+}
+
+TEST(DataPaths, ImageRootsAllowAbsolutePathsAndSymlinksIntoThem) {
+  PathsFixture f;
+  const data::PathConfinement c(f.dataset, {f.photos, f.outside});
+  EXPECT_EQ(c.resolve((f.photos / "p.png").string(), "x"), fs::canonical(f.photos / "p.png"));
+  EXPECT_EQ(c.resolve("img/out.png", "x"), fs::canonical(f.outside / "secret.png"));
+  EXPECT_EQ(data::resolve_confined(f.dataset, {f.photos}, (f.photos / "p.png").string(), "x"),
+            fs::canonical(f.photos / "p.png"));
+  // Only the roots listed: a root's parent is still outside.
+  EXPECT_NE(refusal(data::PathConfinement(f.dataset, {f.photos}), (f.top / "roots/q.png").string()), "");
+}
+
+TEST(DataPaths, BadRootsAndFoldersAreBadInput) {
+  PathsFixture f;
+  auto message = [](const fs::path& dir, const std::vector<fs::path>& roots) -> std::string {
+    try {
+      data::PathConfinement c(dir, roots);
+    } catch (const Error& e) {
+      EXPECT_TRUE(e.is_bad_input());
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(message(f.dataset, {"roots/photos"}).find("'roots/photos' must be an absolute path"), std::string::npos);
+  EXPECT_NE(message(f.dataset, {f.top / "nope"}).find("nope' is not an existing directory"), std::string::npos);
+  EXPECT_NE(message(f.top / "nope", {}).find("dataset folder"), std::string::npos);
+  EXPECT_NE(refusal(data::PathConfinement(f.dataset), ""), "");
 }

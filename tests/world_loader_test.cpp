@@ -92,6 +92,37 @@ TEST(WorldImage, PngAndJpegDecode) {
   }
 }
 
+TEST(WorldImage, PixelBudgetIsCheckedBeforeDecoding) {
+  // A 16x16 PNG whose header claims 10000x10000 (100 M pixels; stb ignores
+  // chunk CRCs): a decompression bomb's signature, in 100 bytes. Small
+  // enough for stb's own limits, so only the budget stops the decoder.
+  std::string bomb = encode_png(gradient(16, 16));
+  for (int at : {16, 20}) bomb.replace(at, 4, std::string("\x00\x00\x27\x10", 4));
+  try {
+    decode_image(bomb, "bomb.png");
+    FAIL() << "decoded";
+  } catch (const mstar::Error& e) {
+    EXPECT_TRUE(e.is_bad_input());
+    EXPECT_NE(std::string(e.what()).find("bomb.png: image is 10000x10000 = 100000000 pixels, over the budget of " +
+                                         std::to_string(kDefaultMaxPixels)),
+              std::string::npos)
+        << e.what();
+  }
+  const std::string png = encode_png(gradient(16, 16));
+  EXPECT_THROW(decode_image(png, "p", 255), mstar::Error);
+  EXPECT_EQ(decode_image(png, "p", 256).width, 16);
+  // The reader checks each image against its budget and so does load_image.
+  const fs::path file = write_case("budget", {good_row("q1").dump()});
+  ReadOptions tight;
+  tight.max_pixels = 63;  // img/a.png is 8x8
+  EXPECT_THROW(read_tfq_jsonl(file, tight), mstar::Error);
+  tight.max_pixels = 64;
+  ImageRef ref = read_tfq_jsonl(file, tight).rows.at(0).images.at(0);
+  EXPECT_EQ(load_image(ref).width, 8);
+  ref.max_pixels = 63;
+  EXPECT_THROW(load_image(ref), mstar::Error);
+}
+
 TEST(WorldImage, LetterboxKeepsAspect) {
   Image wide(100, 50);
   std::fill(wide.rgb.begin(), wide.rgb.end(), 200);
@@ -178,6 +209,70 @@ TEST(WorldReader, EveryKindOfBadRowNamesFileAndLine) {
   }
 }
 
+TEST(WorldReader, ImagePathsStayInsideTheDatasetFolder) {
+  const fs::path file = write_case("confine", {good_row("q1").dump()});
+  const fs::path outside = world_test::temp_dir("confine_outside");
+  mstar::write_file_atomic(outside / "o.png", encode_png(gradient(4, 4)));
+  const std::string o = fs::canonical(outside / "o.png").string();
+  for (const std::string& source : {"../" + outside.filename().string() + "/o.png", o, std::string("img/link.png")}) {
+    const fs::path bad = write_case("confine_bad", {good_row("q1").dump(), good_row("q2", source).dump()});
+    fs::create_symlink(outside / "o.png", bad.parent_path() / "img/link.png");
+    try {
+      read_tfq_jsonl(bad);
+      ADD_FAILURE() << source << ": read";
+    } catch (const mstar::Error& e) {
+      EXPECT_TRUE(e.is_bad_input());
+      EXPECT_EQ(std::string(e.what()).rfind(bad.string() + ":2: image: path '" + source + "' resolves to " + o, 0), 0u)
+          << e.what();
+    }
+    ReadOptions roots;
+    roots.image_roots = {outside};
+    EXPECT_EQ(read_tfq_jsonl(bad, roots).rows.at(1).images.at(0).path, o) << source;
+  }
+  // A folder of its own for the rows: "../" inside it may reach its parent.
+  const fs::path nested = file.parent_path() / "train";
+  fs::create_directories(nested);
+  mstar::write_file_atomic(nested / "tfq.jsonl", good_row("q1", "../img/a.png").dump() + "\n");
+  EXPECT_THROW(read_tfq_jsonl(nested / "tfq.jsonl"), mstar::Error);
+  ReadOptions dataset;
+  dataset.dataset_dir = file.parent_path();
+  EXPECT_EQ(read_tfq_jsonl(nested / "tfq.jsonl", dataset).rows.size(), 1u);
+}
+
+TEST(WorldReader, EmptyFilesAreRefusedNamingTheFile) {
+  const fs::path empty = write_case("empty", {"", "  "});
+  ReadOptions skip;
+  skip.skip_bad_rows = true;
+  for (const ReadOptions& o : {ReadOptions{}, skip}) {
+    try {
+      read_tfq_jsonl(empty, o);
+      ADD_FAILURE() << "read";
+    } catch (const mstar::Error& e) {
+      EXPECT_TRUE(e.is_bad_input());
+      EXPECT_EQ(std::string(e.what()), empty.string() + ": no rows (the file is empty)");
+    }
+  }
+  const fs::path all_bad = write_case("all_bad", {"[1]", good_row("q2", "img/nope.png").dump()});
+  try {
+    read_tfq_jsonl(all_bad, skip);
+    ADD_FAILURE() << "read";
+  } catch (const mstar::Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(all_bad.string() + ": no rows left: all 2 rows are bad (first: " +
+                                              all_bad.string() + ":1: expected a JSON object",
+                                          0),
+              0u)
+        << e.what();
+  }
+  ReadOptions tolerant = skip;
+  tolerant.allow_empty = true;
+  EXPECT_TRUE(read_tfq_jsonl(all_bad, tolerant).rows.empty());
+  // The importer refuses them too, before anything is written for them.
+  EXPECT_THROW(import_tfq(empty, world_test::temp_dir("empty_out"), ImportOptions{}), mstar::Error);
+  ImportOptions import_skip;
+  import_skip.skip_bad_rows = true;
+  EXPECT_THROW(import_tfq(all_bad, world_test::temp_dir("all_bad_out"), import_skip), mstar::Error);
+}
+
 TEST(WorldReader, Base64ImagesAndMinimalRows) {
   const Image img = gradient(16, 12);
   const std::string png_uri = make_data_uri("image/png", encode_png(img));
@@ -255,7 +350,14 @@ TEST(WorldImport, ParamsAndLinks) {
   const fs::path out = world_test::temp_dir("import_link_out");
   import_tfq(src, out, o);
   EXPECT_TRUE(fs::is_symlink(out / "train/img/a.png"));
-  EXPECT_EQ(read_tfq_jsonl(out / "train/tfq.jsonl").rows.size(), 1u);
+  // The links point into the source: a reader allows that folder only when
+  // told, and the import report tells it.
+  EXPECT_THROW(read_tfq_jsonl(out / "train/tfq.jsonl"), mstar::Error);
+  const ReadPolicy policy = recorded_read_policy(out / "train");
+  EXPECT_EQ(policy.image_roots, std::vector<fs::path>{fs::canonical(src.parent_path())});
+  ReadOptions read;
+  read.image_roots = policy.image_roots;
+  EXPECT_EQ(read_tfq_jsonl(out / "train/tfq.jsonl", read).rows.size(), 1u);
 }
 
 TEST(WorldImport, MaxImagesKeepsTheRowsOfTheFirstImages) {

@@ -7,7 +7,9 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "mstar/artifact.h"
 #include "mstar/plugin.h"
+#include "mstar/world/image.h"
 #include "mstar/world/tfq_reader.h"
 #include "world_helpers.h"
 
@@ -135,4 +137,61 @@ TEST(WorldPlugins, TfqJsonlImportsAndReportsBadInput) {
   FakeContext neither(resolve(info, Json::object()), world_test::temp_dir("plugin_neither"));
   EXPECT_EQ(lib.library->plugins[0].run(&neither, message, sizeof message), mstar::kRunBadInput);
   EXPECT_NE(std::string(message).find("`data` input"), std::string::npos) << message;
+}
+
+TEST(WorldPlugins, TfqJsonlConfinesImagePathsToSourceAndImageRoots) {
+  Loaded lib;
+  load(MSTAR_TFQ_JSONL_PLUGIN, lib);
+  if (HasFatalFailure()) return;
+  const auto info = mstar::PluginInfo::from_json(Json::parse(lib.library->plugins[0].metadata_json));
+  const fs::path outside = world_test::temp_dir("plugin_outside");
+  mstar::write_file_atomic(outside / "o.png", mstar::world::encode_png(mstar::world::Image(4, 4)));
+  const std::string o = fs::canonical(outside / "o.png").string();
+  // An export in its own folder whose one row names IMAGE; img/link.png
+  // inside it is a symlink to the outside image.
+  auto export_with = [&](const std::string& image) {
+    const fs::path src = world_test::temp_dir("plugin_export");
+    fs::create_directories(src / "img");
+    fs::create_symlink(outside / "o.png", src / "img/link.png");
+    const Json row{{"images", {image}}, {"problem", "<image> a statement."}, {"answer", "T"}};
+    mstar::write_file_atomic(src / "tfq.jsonl", row.dump() + "\n");
+    return src;
+  };
+  auto run = [&](const Json& params, std::string& message) {
+    FakeContext ctx(resolve(info, params), world_test::temp_dir("plugin_confined_out"));
+    char buffer[2048] = {0};
+    const int status = lib.library->plugins[0].run(&ctx, buffer, sizeof buffer);
+    message = buffer;
+    return status;
+  };
+  std::string message;
+  for (const std::string& image : {"../" + outside.filename().string() + "/o.png", o, std::string("img/link.png")}) {
+    const fs::path src = export_with(image);
+    ASSERT_EQ(run(Json{{"source", src.string()}}, message), mstar::kRunBadInput) << image;
+    EXPECT_NE(message.find((src / "tfq.jsonl").string() + ":1: image: path '" + image + "' resolves to " + o),
+              std::string::npos)
+        << message;
+    // Listed in image_roots, the same folder is allowed and its image copied in.
+    FakeContext ok(resolve(info, Json{{"source", src.string()}, {"image_roots", {outside.string()}}}),
+                   world_test::temp_dir("plugin_roots_out"));
+    char buffer[2048] = {0};
+    ASSERT_EQ(lib.library->plugins[0].run(&ok, buffer, sizeof buffer), mstar::kRunOk) << buffer;
+    EXPECT_EQ(ok.summaries["rows"], 1);
+    const auto rows = mstar::world::read_tfq_jsonl(ok.output_dir() / "train/tfq.jsonl").rows;
+    EXPECT_EQ(mstar::read_file(rows.at(0).images.at(0).path), mstar::read_file(outside / "o.png"));
+  }
+  EXPECT_EQ(run(Json{{"source", export_with("img/link.png").string()}, {"image_roots", {"relative/dir"}}}, message),
+            mstar::kRunBadInput);
+  EXPECT_NE(message.find("'relative/dir' must be an absolute path"), std::string::npos) << message;
+  // The pixel budget is a param too.
+  EXPECT_EQ(run(Json{{"source", export_with(o).string()}, {"image_roots", {outside.string()}},
+                     {"max_image_pixels", 15}},
+                message),
+            mstar::kRunBadInput);
+  EXPECT_NE(message.find("image is 4x4 = 16 pixels, over the budget of 15"), std::string::npos) << message;
+  // An empty export is refused, naming the file.
+  const fs::path empty = world_test::temp_dir("plugin_empty");
+  mstar::write_file_atomic(empty / "tfq.jsonl", "");
+  EXPECT_EQ(run(Json{{"source", empty.string()}}, message), mstar::kRunBadInput);
+  EXPECT_NE(message.find((empty / "tfq.jsonl").string() + ": no rows"), std::string::npos) << message;
 }

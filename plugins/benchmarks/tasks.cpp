@@ -5,8 +5,10 @@
 #include <set>
 
 #include "mstar/artifact.h"
+#include "mstar/data/paths.h"
 #include "mstar/error.h"
 #include "mstar/world/image.h"
+#include "mstar/world/tfq_import.h"
 
 namespace mstar::bench {
 
@@ -33,9 +35,12 @@ std::string string_field(const Json& row, const char* key) {
   return row[key].dump();
 }
 
-world::ImageRef resolve_image(const std::string& source, const fs::path& base, const std::string& where) {
+world::ImageRef resolve_image(const std::string& source, const data::PathConfinement& confinement,
+                              int64_t max_pixels, const std::string& at) {
+  const std::string where = at + ": ";
   world::ImageRef ref;
   ref.source = source;
+  ref.max_pixels = max_pixels;
   if (world::is_data_uri(source)) {
     std::string why;
     auto uri = world::parse_data_uri(source, &why);
@@ -45,8 +50,7 @@ world::ImageRef resolve_image(const std::string& source, const fs::path& base, c
     return ref;
   }
   if (source.empty()) throw_bad_input(where + "image: empty path");
-  const fs::path p(source);
-  ref.path = p.is_absolute() ? p : base / p;
+  ref.path = confinement.resolve(source, at);
   if (!fs::is_regular_file(ref.path))
     throw_bad_input(where + "image '" + source + "' not found (looked for " + ref.path.string() + ")");
   return ref;
@@ -56,8 +60,10 @@ std::string image_url(const world::ImageRef& ref) {
   return ref.inline_data() ? ref.source : fs::absolute(ref.path).lexically_normal().string();
 }
 
-TaskRow generic_row(const Json& row, const fs::path& file, size_t line, const std::string& category_key) {
-  const std::string where = file.string() + ":" + std::to_string(line) + ": ";
+TaskRow generic_row(const Json& row, const fs::path& file, size_t line, const std::string& category_key,
+                    const data::PathConfinement& confinement, int64_t max_pixels) {
+  const std::string at = file.string() + ":" + std::to_string(line);
+  const std::string where = at + ": ";
   for (const char* key : {"images", "problem", "answer"})
     if (!row.contains(key)) throw_bad_input(where + "missing key '" + key + "'");
   const Json& images = row["images"];
@@ -74,7 +80,7 @@ TaskRow generic_row(const Json& row, const fs::path& file, size_t line, const st
   out.image_id = string_field(row, "image_id");
   if (!category_key.empty()) out.category = string_field(row, category_key.c_str());
   if (row.contains("heldout") && row["heldout"].is_boolean()) out.heldout = row["heldout"].get<bool>();
-  out.image = resolve_image(images[0].get<std::string>(), file.parent_path(), where);
+  out.image = resolve_image(images[0].get<std::string>(), confinement, max_pixels, at);
   return out;
 }
 
@@ -91,8 +97,15 @@ fs::path find_task_file(const fs::path& dir, const std::string& file) {
 
 std::vector<TaskRow> read_task_rows(const fs::path& file, const ReadTaskOptions& options) {
   std::vector<TaskRow> rows;
+  // The rows come from an artifact; what its import allowed (the folders an
+  // import with link: symlink points into), this allows too, and no more.
+  const fs::path dir = fs::absolute(file).parent_path();
+  const world::ReadPolicy policy = world::recorded_read_policy(dir);
   if (options.format == TaskFormat::TrueFalse) {
-    world::TfqFile tfq = world::read_tfq_jsonl(file);
+    world::ReadOptions read;
+    read.image_roots = policy.image_roots;
+    read.max_pixels = policy.max_pixels;
+    world::TfqFile tfq = world::read_tfq_jsonl(file, read);
     for (auto& r : tfq.rows) {
       TaskRow out;
       out.raw = std::move(r.raw);
@@ -108,12 +121,14 @@ std::vector<TaskRow> read_task_rows(const fs::path& file, const ReadTaskOptions&
     }
   } else {
     std::set<std::string> ids;
+    const data::PathConfinement confinement(dir, policy.image_roots);
     world::for_each_jsonl(file, [&](size_t line, const Json& row) {
-      rows.push_back(generic_row(row, file, line, options.category_key));
+      rows.push_back(generic_row(row, file, line, options.category_key, confinement, policy.max_pixels));
       const std::string& id = rows.back().question_id;
       if (!id.empty() && !ids.insert(id).second)
         throw_bad_input(file.string() + ":" + std::to_string(line) + ": duplicate question_id '" + id + "'");
     });
+    if (rows.empty()) throw_bad_input(file.string() + ": no rows (the file is empty)");
   }
 
   const auto heldout = heldout_images(file.parent_path());
@@ -121,7 +136,8 @@ std::vector<TaskRow> read_task_rows(const fs::path& file, const ReadTaskOptions&
   for (auto& r : rows) {
     r.image_url = image_url(r.image);
     if (r.question_id.empty()) r.question_id = stem + "-" + std::to_string(r.line);
-    if (r.image_id.empty()) r.image_id = r.image.inline_data() ? r.image_url : r.image.path.stem().string();
+    // The stem as written: the resolved path of a symlinked image names its target.
+    if (r.image_id.empty()) r.image_id = r.image.inline_data() ? r.image_url : fs::path(r.image.source).stem().string();
     if (!r.raw.contains("heldout"))
       if (auto it = heldout.find(r.image_id); it != heldout.end()) r.heldout = it->second;
   }

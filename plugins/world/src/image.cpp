@@ -26,16 +26,26 @@ std::string encode_jpeg(const Image& image, int quality) {
   return out;
 }
 
-Image decode_image(std::string_view bytes, const std::string& what) {
+Image decode_image(std::string_view bytes, const std::string& what, int64_t max_pixels) {
   if (bytes.empty()) throw_bad_input(what + ": cannot decode image: no bytes");
   if (bytes.size() > static_cast<size_t>(INT_MAX)) throw_bad_input(what + ": cannot decode image: too large");
-  int w = 0, h = 0, channels = 0;
-  unsigned char* pixels = detail::stb_load(reinterpret_cast<const unsigned char*>(bytes.data()),
-                                           static_cast<int>(bytes.size()), &w, &h, &channels);
-  if (!pixels) {
+  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+  const int size = static_cast<int>(bytes.size());
+  auto failure = [&] {
     const char* reason = detail::stb_failure();
     throw_bad_input(what + ": cannot decode image: " + (reason ? reason : "unknown format"));
-  }
+  };
+  int w = 0, h = 0, channels = 0;
+  // Bytes whose header stb cannot read are refused here rather than handed
+  // to the decoder: the budget must hold for every format stb decodes.
+  if (!detail::stb_info(data, size, &w, &h)) failure();
+  const int64_t pixels_declared = int64_t{w} * h;
+  if (pixels_declared > max_pixels)
+    throw_bad_input(what + ": image is " + std::to_string(w) + "x" + std::to_string(h) + " = " +
+                    std::to_string(pixels_declared) + " pixels, over the budget of " + std::to_string(max_pixels) +
+                    " pixels (not decoded)");
+  unsigned char* pixels = detail::stb_load(data, size, &w, &h, &channels);
+  if (!pixels) failure();
   Image image(w, h);
   const size_t n = static_cast<size_t>(w) * h;
   for (size_t i = 0; i < n; ++i) {

@@ -142,6 +142,7 @@ std::string render_preview_html(const fs::path& dataset_dir, size_t max_images) 
     ReadOptions opts;
     opts.skip_bad_rows = true;
     opts.decode_images = false;
+    opts.allow_empty = true;  // any *.jsonl is tried; a non-T/F file reads as no rows
     if (!file.empty()) tfq = read_tfq_jsonl(file, opts);
     for (const fs::path& f : jsonl_files(dir)) {
       if (!file.empty()) break;

@@ -2,7 +2,7 @@
 // stb_image_resize (Debian's libstb-dev headers). Their functions are static
 // here, so no stb symbol leaves libmstar_world and another library that
 // compiles its own copy of stb never clashes with this one. image.cpp reaches
-// them through the three wrappers below.
+// them through the wrappers below.
 #include "stb_impl.h"
 
 #define STB_IMAGE_STATIC
@@ -37,6 +37,11 @@ bool stb_write_png(std::string& out, int width, int height, int channels, const 
 
 bool stb_write_jpeg(std::string& out, int width, int height, int channels, const unsigned char* pixels, int quality) {
   return stbi_write_jpg_to_func(append_bytes, &out, width, height, channels, pixels, quality) != 0;
+}
+
+bool stb_info(const unsigned char* bytes, int size, int* width, int* height) {
+  int channels = 0;
+  return stbi_info_from_memory(bytes, size, width, height, &channels) != 0;
 }
 
 unsigned char* stb_load(const unsigned char* bytes, int size, int* width, int* height, int* channels_in_file) {

@@ -7,6 +7,9 @@ namespace mstar::world::detail {
 
 bool stb_write_png(std::string& out, int width, int height, int channels, const unsigned char* pixels);
 bool stb_write_jpeg(std::string& out, int width, int height, int channels, const unsigned char* pixels, int quality);
+// The size an image's header declares, without decoding it; false (and
+// stb_failure() says why) when stb does not recognise the bytes.
+bool stb_info(const unsigned char* bytes, int size, int* width, int* height);
 // RGBA pixels (4 channels) or nullptr; free with stb_free.
 unsigned char* stb_load(const unsigned char* bytes, int size, int* width, int* height, int* channels_in_file);
 void stb_free(unsigned char* pixels);

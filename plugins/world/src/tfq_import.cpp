@@ -7,6 +7,7 @@
 #include <set>
 
 #include "mstar/artifact.h"
+#include "mstar/data/paths.h"
 #include "mstar/error.h"
 #include "mstar/world/image.h"
 #include "mstar/world/tfq_reader.h"
@@ -128,6 +129,17 @@ ImportReport import_tfq(const fs::path& source, const fs::path& out_dir, const I
   report.files = Json::object();
   ReadOptions read;
   read.skip_bad_rows = options.skip_bad_rows;
+  read.dataset_dir = fs::is_regular_file(source) ? fs::absolute(source).parent_path() : source;
+  read.image_roots = options.image_roots;
+  read.max_pixels = options.max_pixels;
+  // Symlinks in the artifact point where the rows did: readers of the
+  // artifact must allow those folders (and only those).
+  const data::PathConfinement confinement(read.dataset_dir, options.image_roots);  // checks the roots
+  Json recorded_roots = Json::array();
+  if (options.link == LinkMode::Symlink) {
+    recorded_roots.push_back(confinement.dataset_dir().string());
+    for (const fs::path& root : confinement.image_roots()) recorded_roots.push_back(root.string());
+  }
   for (const auto& [split, files] : splits) {
     const fs::path split_dir = out_dir / split;
     fs::create_directories(split_dir);
@@ -164,9 +176,30 @@ ImportReport import_tfq(const fs::path& source, const fs::path& out_dir, const I
     report.images += sink.count();
   }
   Json summary{{"source", source.string()},  {"rows", report.rows},         {"bad_rows", report.bad_rows},
-               {"images", report.images},    {"files", report.files},       {"problems", report.problems}};
+               {"images", report.images},    {"files", report.files},       {"problems", report.problems},
+               {"image_roots", recorded_roots}, {"max_image_pixels", options.max_pixels}};
   write_file_atomic(out_dir / "import_report.json", summary.dump(2) + "\n");
   return report;
+}
+
+ReadPolicy recorded_read_policy(const fs::path& dir) {
+  ReadPolicy policy;
+  for (const fs::path& candidate : {dir / "import_report.json", dir.parent_path() / "import_report.json"}) {
+    if (!fs::is_regular_file(candidate)) continue;
+    Json report;
+    try {
+      report = Json::parse(read_file(candidate));
+    } catch (const Json::exception& e) {
+      throw_io(candidate.string() + ": not valid JSON: " + e.what());
+    }
+    if (report.contains("image_roots") && report["image_roots"].is_array())
+      for (const Json& root : report["image_roots"])
+        if (root.is_string()) policy.image_roots.emplace_back(root.get<std::string>());
+    if (report.contains("max_image_pixels") && report["max_image_pixels"].is_number_integer())
+      policy.max_pixels = report["max_image_pixels"].get<int64_t>();
+    break;
+  }
+  return policy;
 }
 
 ParamSchema tfq_import_param_schema() {
@@ -181,6 +214,11 @@ ParamSchema tfq_import_param_schema() {
             .describe("how image files enter the artifact"));
   s.add(ParamSpec::integer("max_images").def(0).range(0, 1 << 30).describe(
       "keep the rows of the first N images of each file (data scaling); 0 = all"));
+  s.add(ParamSpec::list("image_roots", "string").def(Json::array()).describe(
+      "absolute folders besides `source` that image paths may point into (symlinks followed); any other path "
+      "outside `source` is an error"));
+  s.add(ParamSpec::integer("max_image_pixels").def(kDefaultMaxPixels).at_least(1).describe(
+      "images declaring more pixels (width x height) are refused before decoding"));
   return s;
 }
 
@@ -192,6 +230,9 @@ ImportOptions tfq_import_options_from_params(const Json& p) {
     for (const Json& f : p["files"]) o.files.push_back(f.get<std::string>());
   const std::string link = p.value("link", std::string("copy"));
   o.max_images = static_cast<size_t>(p.value("max_images", 0));
+  if (p.contains("image_roots") && p["image_roots"].is_array())
+    for (const Json& r : p["image_roots"]) o.image_roots.emplace_back(r.get<std::string>());
+  o.max_pixels = p.value("max_image_pixels", kDefaultMaxPixels);
   o.link = link == "hardlink" ? LinkMode::Hardlink : link == "symlink" ? LinkMode::Symlink : LinkMode::Copy;
   if (o.default_split.empty() || o.default_split.find('/') != std::string::npos || o.default_split == "..")
     throw_bad_input("tfq_jsonl: split must be a plain directory name, got '" + o.default_split + "'");

@@ -15,11 +15,13 @@ class TfqJsonl {
     i.version = "1";
     i.description =
         "Imports TFQ JSONL files (real TFQ-Data / TFQ-Bench exports or a generated world): validates every "
-        "row, turns base64 data-URI images into files, copies or links image files (docs/data.md).";
+        "row, turns base64 data-URI images into files, copies or links image files. Image paths must stay inside "
+        "`source` or `image_roots`; empty files are refused (docs/data.md).";
     i.params = mstar::world::tfq_import_param_schema();
     i.inputs = {{"data", "dataset", false, "a dataset split (e.g. world.train) imported when `source` is empty"}};
     i.outputs = {{"train", "dataset", "train/*.jsonl and images"}, {"bench", "dataset", "bench/*.jsonl and images"}};
     i.examples = {"bench: {plugin: dataset/tfq_jsonl, params: {source: /data/tfq_export}}",
+                  "photos: {plugin: dataset/tfq_jsonl, params: {source: /data/rows.jsonl, image_roots: [/data/photos]}}",
                   "small: {plugin: dataset/tfq_jsonl, inputs: {data: world.train}, params: {max_images: 100}}"};
     return i;
   }

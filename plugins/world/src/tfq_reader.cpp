@@ -5,6 +5,7 @@
 #include <set>
 
 #include "mstar/artifact.h"
+#include "mstar/data/paths.h"
 #include "mstar/error.h"
 
 namespace mstar::world {
@@ -19,7 +20,7 @@ std::string ImageRef::encoded() const {
 Image load_image(const ImageRef& ref, int size) {
   const std::string what = ref.inline_data() ? "data URI image" : ref.path.string();
   if (!ref.inline_data() && !fs::is_regular_file(ref.path)) throw_bad_input(what + ": image file not found");
-  Image image = decode_image(ref.encoded(), what);
+  Image image = decode_image(ref.encoded(), what, ref.max_pixels);
   return size > 0 ? resize_letterbox(image, size) : image;
 }
 
@@ -62,23 +63,31 @@ std::string optional_string(const Json& row, const char* key) {
 
 class ImageChecker {
  public:
-  ImageChecker(fs::path base, bool decode) : base_(std::move(base)), decode_(decode) {}
+  ImageChecker(const data::PathConfinement& confinement, fs::path file_dir, const ReadOptions& options)
+      : confinement_(confinement),
+        file_dir_(std::move(file_dir)),
+        decode_(options.decode_images),
+        max_pixels_(options.max_pixels) {}
 
   ImageRef check(const std::string& source) {
     ImageRef ref;
     ref.source = source;
+    ref.max_pixels = max_pixels_;
     if (is_data_uri(source)) {
       std::string why;
       auto uri = parse_data_uri(source, &why);
       if (!uri) bad("image: " + why);
       ref.mime = uri->mime;
       ref.bytes = std::make_shared<const std::string>(std::move(uri->bytes));
-      if (decode_) decode_image(*ref.bytes, "data URI image");  // throws Error(BadInput)
+      if (decode_) decode_image(*ref.bytes, "data URI image", max_pixels_);  // throws Error(BadInput)
       return ref;
     }
     if (source.empty()) bad("image: empty path");
-    fs::path p(source);
-    ref.path = p.is_absolute() ? p : base_ / p;
+    try {
+      ref.path = confinement_.resolve(source, "", file_dir_);
+    } catch (const Error& e) {
+      bad(std::string("image: ") + e.what());
+    }
     auto seen = known_.find(ref.path.string());
     if (seen != known_.end()) {
       if (!seen->second.empty()) bad(seen->second);
@@ -89,7 +98,7 @@ class ImageChecker {
       problem = "image '" + source + "' not found (looked for " + ref.path.string() + ")";
     } else if (decode_) {
       try {
-        decode_image(read_file(ref.path), "image '" + source + "'");
+        decode_image(read_file(ref.path), "image '" + source + "'", max_pixels_);
       } catch (const Error& e) {
         problem = e.what();
       }
@@ -100,9 +109,11 @@ class ImageChecker {
   }
 
  private:
-  fs::path base_;
+  const data::PathConfinement& confinement_;
+  fs::path file_dir_;  // relative image paths start here
   bool decode_;
-  std::map<std::string, std::string> known_;  // path -> problem ("" = fine)
+  int64_t max_pixels_;
+  std::map<std::string, std::string> known_;  // canonical path -> problem ("" = fine)
 };
 
 TfqRow parse_row(const Json& row, ImageChecker& images) {
@@ -144,7 +155,10 @@ TfqFile read_tfq_jsonl(const fs::path& path, const ReadOptions& options) {
   file.path = path;
   std::ifstream in(path, std::ios::binary);
   if (!in) throw_io("cannot read " + path.string());
-  ImageChecker images(path.parent_path(), options.decode_images);
+  const fs::path file_dir = fs::absolute(path).parent_path();
+  const data::PathConfinement confinement(options.dataset_dir.empty() ? file_dir : options.dataset_dir,
+                                          options.image_roots);
+  ImageChecker images(confinement, file_dir, options);
   std::map<std::string, size_t> question_lines;
   std::string line;
   size_t number = 0;
@@ -179,6 +193,11 @@ TfqFile read_tfq_jsonl(const fs::path& path, const ReadOptions& options) {
       if (!options.skip_bad_rows) throw_bad_input(where + p.message);
       file.bad_rows.push_back({number, where + p.message});
     }
+  }
+  if (file.rows.empty() && !options.allow_empty) {
+    if (file.bad_rows.empty()) throw_bad_input(path.string() + ": no rows (the file is empty)");
+    throw_bad_input(path.string() + ": no rows left: all " + std::to_string(file.bad_rows.size()) +
+                    " rows are bad (first: " + file.bad_rows.front().problem + ")");
   }
   return file;
 }

@@ -29,10 +29,20 @@ std::string encode_png(const Image& image);
 // Baseline JPEG bytes (quality 1-100), for exports and tests.
 std::string encode_jpeg(const Image& image, int quality = 90);
 
+// The pixel budget of decode_image: 8192 x 8192 = 64 Mi pixels. A 50 MP
+// phone photo or an 8K frame (33 MP) fits; a decode at the budget peaks at
+// about 450 MiB (RGBA from stb plus the RGB copy). A few KB of PNG can
+// declare gigapixels, so the size is checked before anything is decoded.
+// Backbones resize far below this anyway (Qwen2.5-VL's max_pixels default
+// is 12.8 M), so the budget only refuses files no real dataset needs.
+inline constexpr int64_t kDefaultMaxPixels = int64_t{8192} * 8192;
+
 // Decodes PNG or JPEG (anything stb_image reads) to RGB. An alpha channel is
 // composited over white. Throws Error(BadInput) "WHAT: cannot decode image:
-// REASON" when the bytes are not an image.
-Image decode_image(std::string_view bytes, const std::string& what);
+// REASON" when the bytes are not an image, and "WHAT: image is WxH = N
+// pixels, over the budget of M pixels" before decoding when its header
+// declares more than `max_pixels` pixels.
+Image decode_image(std::string_view bytes, const std::string& what, int64_t max_pixels = kDefaultMaxPixels);
 
 // Resizing policy used by every loader ("letterbox"): the image is scaled,
 // keeping its aspect ratio, so that its longer side is `size` pixels, with

@@ -7,7 +7,9 @@
 // images, problem and answer are required (the Hugging Face exports carry
 // only these); the others are optional but must have the right type. An
 // image is a path relative to the JSONL file's directory (or absolute), or
-// a data:image/png;base64,... / data:image/jpeg;base64,... URI.
+// a data:image/png;base64,... / data:image/jpeg;base64,... URI. A path must
+// resolve, symlinks followed, inside the dataset folder or one of the
+// image_roots (mstar/data/paths.h).
 #pragma once
 
 #include <cstddef>
@@ -24,9 +26,10 @@ namespace mstar::world {
 
 struct ImageRef {
   std::string source;               // as written in the row
-  std::filesystem::path path;       // resolved file; empty for a data URI
+  std::filesystem::path path;       // resolved file (canonical, confined); empty for a data URI
   std::string mime;                 // data URIs: "image/png" or "image/jpeg"
   std::shared_ptr<const std::string> bytes;  // data URIs: the decoded payload
+  int64_t max_pixels = kDefaultMaxPixels;    // the budget load_image decodes it with
 
   bool inline_data() const { return path.empty(); }
   // The encoded file bytes (read from disk, or the data URI payload).
@@ -58,6 +61,17 @@ struct ReadOptions {
   // Decode every distinct image once to prove it is readable (otherwise only
   // existence of files and validity of data URIs is checked).
   bool decode_images = true;
+  // The folder image paths must stay in ("" = the file's directory); a
+  // relative path is still relative to the file.
+  std::filesystem::path dataset_dir;
+  // Further folders (absolute) that image paths may point into.
+  std::vector<std::filesystem::path> image_roots;
+  // Pixel budget of every image decoded (here and by load_image).
+  int64_t max_pixels = kDefaultMaxPixels;
+  // Off (default): a file without rows, or with none left once bad rows are
+  // skipped, throws Error(BadInput) naming it: training on it would only
+  // find out later. On for tools that look at whatever is there (preview).
+  bool allow_empty = false;
 };
 
 struct TfqFile {
@@ -69,8 +83,9 @@ struct TfqFile {
 
 TfqFile read_tfq_jsonl(const std::filesystem::path& path, const ReadOptions& options = {});
 
-// The image of `ref` decoded, and letterboxed to size x size when size > 0
-// (see resize_letterbox). Throws Error(BadInput) naming the source.
+// The image of `ref` decoded (within ref.max_pixels), and letterboxed to
+// size x size when size > 0 (see resize_letterbox). Throws Error(BadInput)
+// naming the source.
 Image load_image(const ImageRef& ref, int size = 0);
 
 // Calls `fn(line, row)` for every non-blank line of a JSONL file; a line
