@@ -6,6 +6,7 @@
 
 #include "mstar/error.h"
 #include "mstar/world/image.h"
+#include "mstar/world/tfq_import.h"
 #include "mstar/world/tfq_reader.h"
 
 namespace mstar::algorithms {
@@ -14,9 +15,10 @@ namespace fs = std::filesystem;
 
 // ---- images -----------------------------------------------------------------------------
 
-int64_t ImageBank::add(const std::string& source, const fs::path& base) {
+int64_t ImageBank::add(const std::string& source, const mstar::data::PathConfinement& confinement, int64_t max_pixels) {
   world::ImageRef ref;
   ref.source = source;
+  ref.max_pixels = max_pixels;
   std::string key;
   if (world::is_data_uri(source)) {
     std::string why;
@@ -26,9 +28,8 @@ int64_t ImageBank::add(const std::string& source, const fs::path& base) {
     ref.bytes = std::make_shared<const std::string>(std::move(uri->bytes));
     key = source;
   } else {
-    const fs::path p(source);
-    ref.path = p.is_absolute() ? p : base / p;
-    key = ref.path.lexically_normal().string();
+    ref.path = confinement.resolve(source, "");
+    key = ref.path.string();
   }
   auto it = index_.find(key);
   if (it != index_.end()) return it->second;
@@ -108,7 +109,11 @@ std::vector<Example> load_examples(const fs::path& file, const ml::Backbone& mod
   if (!fs::is_regular_file(file)) throw_bad_input("no data file " + file.string());
   std::vector<Example> out;
   LoadReport r;
-  const fs::path base = file.parent_path();
+  // The rows come from an artifact: what its import allowed (the folders an
+  // import with link: symlink points into), this allows too, and no more.
+  const fs::path dir = fs::absolute(file).parent_path();
+  const world::ReadPolicy policy = world::recorded_read_policy(dir);
+  const mstar::data::PathConfinement confinement(dir, policy.image_roots);
   world::for_each_jsonl(file, [&](size_t line, const Json& row) {
     ++r.rows;
     if (filter.max_rows > 0 && static_cast<int64_t>(out.size()) >= filter.max_rows) return;
@@ -136,7 +141,7 @@ std::vector<Example> load_examples(const fs::path& file, const ml::Backbone& mod
     if (row.contains("images") && row["images"].is_array() && !row["images"].empty()) {
       if (row["images"].size() > 1) throw_bad_input(where + "more than one image (one image per sample)");
       try {
-        ex.image = images.add(row["images"][0].get<std::string>(), base);
+        ex.image = images.add(row["images"][0].get<std::string>(), confinement, policy.max_pixels);
       } catch (const Error& e) {
         throw_bad_input(where + e.what());
       }

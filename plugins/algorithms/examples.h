@@ -13,6 +13,7 @@
 
 #include <torch/types.h>
 
+#include "mstar/data/paths.h"
 #include "mstar/json.h"
 #include "mstar/ml/backbone.h"
 #include "mstar/params.h"
@@ -34,9 +35,11 @@ struct Example {
 class ImageBank {
  public:
   explicit ImageBank(int64_t size) : size_(size) {}
-  // Index of the image at `source` (a path relative to `base`, an absolute
-  // path or a data URI), decoding it on first use.
-  int64_t add(const std::string& source, const std::filesystem::path& base);
+  // Index of the image at `source` (a path relative to the data file's
+  // folder, an absolute path, or a data URI), decoding it on first use. A
+  // path must stay inside what `confinement` allows and the image within
+  // `max_pixels` (docs/data.md, "Where data may point").
+  int64_t add(const std::string& source, const mstar::data::PathConfinement& confinement, int64_t max_pixels);
   // Float images [B,3,S,S] in [0,1]; a zero image for index -1. Undefined
   // when every index is -1.
   torch::Tensor batch(const std::vector<int64_t>& indices) const;
