@@ -1,5 +1,6 @@
 // The --where language: a lexer, a recursive-descent parser into a small AST,
 // and a three-valued evaluator over one run's field values.
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -527,7 +528,12 @@ std::string quote(const std::string& s) {
 }
 
 std::string operand_text(const Node::Operand& o, const std::vector<Field>& fields) {
-  if (o.is_field) return fields[o.field].name();
+  if (o.is_field) {
+    // A name the lexer cannot read bare (a key with a space) was written `quoted`.
+    std::string name = fields[o.field].name();
+    const bool bare = std::all_of(name.begin(), name.end(), [](char c) { return is_ident_char(c) || c == '@' || c == '='; });
+    return bare ? name : "`" + name + "`";
+  }
   if (const auto* s = std::get_if<std::string>(&o.literal)) return quote(*s);
   return to_text(o.literal);
 }
