@@ -530,8 +530,10 @@ std::string quote(const std::string& s) {
 std::string operand_text(const Node::Operand& o, const std::vector<Field>& fields) {
   if (o.is_field) {
     // A name the lexer cannot read bare (a key with a space) was written `quoted`.
-    std::string name = fields[o.field].name();
-    const bool bare = std::all_of(name.begin(), name.end(), [](char c) { return is_ident_char(c) || c == '@' || c == '='; });
+    const Field& field = fields[o.field];
+    const std::string name = field.name();
+    const size_t plain = field.kind == FieldKind::Series ? name.rfind('@') : name.size();  // before @SEL
+    const bool bare = std::all_of(name.begin(), name.begin() + static_cast<long>(plain), is_ident_char);
     return bare ? name : "`" + name + "`";
   }
   if (const auto* s = std::get_if<std::string>(&o.literal)) return quote(*s);
