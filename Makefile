@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
 CMAKE_ARGS ?=
 
-.PHONY: setup configure build quickstart test install clean base-models bench
+.PHONY: setup configure build quickstart test install clean base-models bench fuzz test-sanitize
 
 setup:
 	@bash scripts/setup.sh
@@ -37,6 +37,28 @@ base-models: build
 
 bench: build
 	bash bench/run.sh
+
+# The fuzz harnesses (fuzz/README.md) under libFuzzer with clang, ASan and
+# UBSan, FUZZ_SECONDS each from the committed corpora; `make test` only
+# replays those corpora.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) bash fuzz/run.sh
+
+# Every target without LibTorch built with ASan + UBSan in its own build dir,
+# and its tests run there (docs/reliability.md). LibTorch is not sanitized,
+# so MSTAR_WITH_TORCH=OFF. Leaks are reported too.
+SANITIZE_BUILD ?= build-sanitize
+SANITIZE_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+test-sanitize: setup
+	test -f $(SANITIZE_BUILD)/CMakeCache.txt || cmake -S . -B $(SANITIZE_BUILD) -G Ninja \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMSTAR_WITH_TORCH=OFF -DMSTAR_BUILD_BENCH=OFF \
+	  "-DCMAKE_C_FLAGS=$(SANITIZE_FLAGS)" "-DCMAKE_CXX_FLAGS=$(SANITIZE_FLAGS)" \
+	  "-DCMAKE_EXE_LINKER_FLAGS=$(SANITIZE_FLAGS)" "-DCMAKE_SHARED_LINKER_FLAGS=$(SANITIZE_FLAGS)" \
+	  "-DCMAKE_MODULE_LINKER_FLAGS=$(SANITIZE_FLAGS)" $(CMAKE_ARGS)
+	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
+	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS) --timeout 1800
 
 clean:
 	rm -rf $(BUILD)

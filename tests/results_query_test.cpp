@@ -134,8 +134,10 @@ TEST(ResultsFilter, PrecedenceAndCanonicalForm) {
             "(metrics.train.loss@step=100 is not null)");
   EXPECT_EQ(Filter::parse("seed == 1 && !(seed <> 2) || seed >= -1.5e1").to_string(),
             "(((seed = 1) and not (seed != 2)) or (seed >= -15))");
+  // A field that needs quoting keeps its quotes: the canonical text parses back (found by fuzz/query_fuzz).
   EXPECT_EQ(Filter::parse("`metrics.train.reward mean@max` > .5").to_string(),
-            "(metrics.train.reward mean@max > 0.5)");
+            "(`metrics.train.reward mean@max` > 0.5)");
+  EXPECT_EQ(Filter::parse(Filter::parse("`params.a b` = 1").to_string()).to_string(), "(`params.a b` = 1)");
   EXPECT_EQ(Filter::parse("name = 'it''s'").to_string(), "(name = 'it''s')");
   EXPECT_TRUE(Filter::parse("   ").empty());
   Filter f = Filter::parse("params.x = 1 and params.x > 0 and metrics.a.b@max < 2");

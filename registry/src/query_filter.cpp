@@ -1,5 +1,6 @@
 // The --where language: a lexer, a recursive-descent parser into a small AST,
 // and a three-valued evaluator over one run's field values.
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -545,7 +546,14 @@ std::string quote(const std::string& s) {
 }
 
 std::string operand_text(const Node::Operand& o, const std::vector<Field>& fields) {
-  if (o.is_field) return fields[o.field].name();
+  if (o.is_field) {
+    // A name the lexer cannot read bare (a key with a space) was written `quoted`.
+    const Field& field = fields[o.field];
+    const std::string name = field.name();
+    const size_t plain = field.kind == FieldKind::Series ? name.rfind('@') : name.size();  // before @SEL
+    const bool bare = std::all_of(name.begin(), name.begin() + static_cast<long>(plain), is_ident_char);
+    return bare ? name : "`" + name + "`";
+  }
   if (const auto* s = std::get_if<std::string>(&o.literal)) return quote(*s);
   return to_text(o.literal);
 }

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "config/internal.h"
@@ -69,6 +71,33 @@ SourceLoc Experiment::loc_of(const std::string& pointer) const {
 }
 
 namespace {
+
+// The offset of the first byte that is not part of valid UTF-8 (overlong
+// forms, surrogates and code points above U+10FFFF included), or npos.
+// yaml-cpp passes such bytes through; the JSON documents built from them
+// would fail much later, when dumped for a cache key.
+size_t invalid_utf8_at(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t n = (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : 0;
+    if (n == 0 || i + n >= s.size()) return i;
+    uint32_t cp = c & (0x3F >> n);
+    for (size_t k = 1; k <= n; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if ((b & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return i;
+    i += n + 1;
+  }
+  return std::string_view::npos;
+}
 
 const std::vector<std::string> kTopKeys = {"name", "description", "include", "seed", "nodes", "sweep"};
 const std::vector<std::string> kNodeKeys = {"plugin",  "params", "inputs", "resources",
@@ -140,6 +169,18 @@ Doc load_doc(const fs::path& path, const SourceLoc& from, std::vector<fs::path>&
   } catch (const YAML::Exception& e) {
     diag.add(where, "cannot read experiment file '" + display + "': " + e.msg);
     return doc;
+  }
+  {
+    std::ifstream in(path, std::ios::binary);
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (const size_t bad = invalid_utf8_at(text); bad != std::string_view::npos) {
+      const size_t line_start = bad == 0 ? std::string::npos : text.rfind('\n', bad - 1);
+      const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(bad), '\n');
+      const size_t col = line_start == std::string::npos ? bad + 1 : bad - line_start;
+      diag.add(SourceLoc{display, static_cast<int>(line), static_cast<int>(col)},
+               "not valid UTF-8 (byte " + std::to_string(static_cast<unsigned char>(text[bad])) + ")");
+      return doc;
+    }
   }
   LocMap locs;
   locs[""] = SourceLoc{display, 1, 1};

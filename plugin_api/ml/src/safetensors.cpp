@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -99,11 +100,16 @@ Parsed parse_header(std::ifstream& in, const fs::path& file, uint64_t file_size)
       throw_bad_input(what + ": " + err.what());
     }
     if (!v["shape"].is_array()) throw_bad_input(what + ": shape is not a list");
-    uint64_t numel = 1;
+    // `span` is the product of the non-zero sizes: LibTorch refuses a shape
+    // whose sizes overflow int64 even when another size is 0.
+    uint64_t numel = 1, span = c10::elementSize(e.dtype);
     for (const auto& d : v["shape"]) {
       if (!d.is_number_unsigned()) throw_bad_input(what + ": shape " + v["shape"].dump() + " is not a list of sizes");
-      e.shape.push_back(d.get<int64_t>());
-      numel *= d.get<uint64_t>();
+      const uint64_t size = d.get<uint64_t>();
+      if (size != 0 && (__builtin_mul_overflow(span, size, &span) || span > INT64_MAX))
+        throw_bad_input(what + ": shape " + v["shape"].dump() + " is too large");
+      e.shape.push_back(static_cast<int64_t>(size));
+      numel *= size;
     }
     const auto& off = v["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())

@@ -205,7 +205,9 @@ Json Tokenizer::to_json() const {
   };
 }
 
-Tokenizer Tokenizer::from_json(const Json& json, const std::string& origin) {
+// A function-try-block: a field of the wrong type or a missing key deep in
+// the file (nlohmann's type_error, out_of_range) is bad input too.
+Tokenizer Tokenizer::from_json(const Json& json, const std::string& origin) try {
   auto fail = [&](const std::string& what) -> Tokenizer { throw_bad_input(origin + ": " + what); };
   if (!json.is_object() || !json.contains("model") || !json["model"].is_object())
     return fail("not a Hugging Face tokenizer.json (no \"model\" object)");
@@ -241,6 +243,8 @@ Tokenizer Tokenizer::from_json(const Json& json, const std::string& origin) {
   std::vector<std::string> special_names;
   for (auto& [id, s] : specials) special_names.push_back(s);
   return Tokenizer(std::move(tokens), std::move(special_names));
+} catch (const Json::exception& e) {
+  throw_bad_input(origin + ": " + e.what());
 }
 
 Tokenizer Tokenizer::load(const std::filesystem::path& file) {
