@@ -47,6 +47,25 @@ std::set<std::string> block_keys(const Block& b, bool with_sets) {
   return keys;
 }
 
+void check_disjoint(const Block& b, const SourceLoc& loc, Diagnostics& diag) {
+  // The grid's axes count as one factor.
+  std::vector<std::pair<std::string, std::set<std::string>>> factors;
+  for (const auto& f : b.factors) {
+    const std::string name = factor_name(f);
+    auto keys = factor_keys(f, true);
+    if (name == "grid" && !factors.empty() && factors.back().first == "grid")
+      factors.back().second.insert(keys.begin(), keys.end());
+    else
+      factors.push_back({name, std::move(keys)});
+  }
+  for (size_t i = 0; i < factors.size(); ++i)
+    for (size_t k = i + 1; k < factors.size(); ++k)
+      for (const auto& key : factors[i].second)
+        if (factors[k].second.count(key))
+          diag.add(loc, "sweep key '" + key + "' is set by both " + factors[i].first + " and " + factors[k].first +
+                            "; a key may vary in one factor of a product only");
+}
+
 namespace {
 
 Json column(const Table& t, const std::string& key) {

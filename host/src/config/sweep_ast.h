@@ -1,12 +1,13 @@
 // The parsed form of a `sweep:` block, shared by the sweep_*.cpp files. Not
 // for use outside host/src/config.
 //
-// One representation serves every operation: sweep_parse.cpp builds it (and
-// renders it back to JSON), sweep_expand.cpp turns it into assignments,
-// sweep_keys.cpp lists its keys, sweep_narrow.cpp edits it for --set-sweep.
-// The constructs that list assignments explicitly (a grid axis, a zip group,
-// points) are all a Table, so keys, narrowing and pruning see three kinds of
-// factor, not one per construct.
+// One representation serves every operation: sweep_parse.cpp builds it,
+// sweep_ast.cpp lists its keys and renders it back to JSON, sweep_expand.cpp
+// turns it into assignments, sweep_narrow.cpp edits it for --set-sweep,
+// sweep_keys.cpp checks its keys against the plugins. The constructs that
+// list assignments (a grid axis, a zip group, points) are all a Table, so
+// keys, narrowing and pruning see three kinds of factor, not one kind per
+// construct, and walk the blocks with the one for_each_block below.
 #pragma once
 
 #include <cstdint>
@@ -98,10 +99,8 @@ struct Sweep {
 Sweep parse(const Experiment& exp, Diagnostics& diag);
 // Parses a sweep that was already checked: keys are taken as written.
 Sweep parse_checked(const Json& sweep);
-// The JSON a sweep parses from (for a checked sweep, the same JSON).
-Json render(const Sweep& s);
 
-// --- traversal and keys (sweep_keys.cpp) ------------------------------------
+// --- traversal, keys, rendering (sweep_ast.cpp) -------------------------------
 
 // Calls fn(block, pointer) for `b` and every block below it, children first
 // (so a callback may drop emptied union entries); `pointer` is the block's
@@ -121,6 +120,11 @@ std::set<std::string> factor_keys(const Factor& f, bool with_sets);
 std::set<std::string> block_keys(const Block& b, bool with_sets);
 // "grid", "zip", "points", "random", "union": the construct, for messages.
 const char* factor_name(const Factor& f);
+// Keys set by two factors of one product would make their values depend on
+// the order of application: each such key is a problem at `loc`.
+void check_disjoint(const Block& b, const SourceLoc& loc, Diagnostics& diag);
+// The JSON a sweep parses from: for a checked sweep, the same JSON.
+Json render(const Sweep& s);
 
 // --- expansion (sweep_expand.cpp) ---------------------------------------------
 

@@ -331,23 +331,7 @@ class Parser {
     }
     std::stable_sort(b.factors.begin(), b.factors.end(),
                      [](const Factor& x, const Factor& y) { return product_rank(x) < product_rank(y); });
-    // Keys set by two factors of one product would make their values depend
-    // on the order of application: refuse. The grid's axes count as one factor.
-    std::vector<std::pair<std::string, std::set<std::string>>> factors;
-    for (const auto& f : b.factors) {
-      const std::string name = factor_name(f);
-      auto keys = factor_keys(f, true);
-      if (name == "grid" && !factors.empty() && factors.back().first == "grid")
-        factors.back().second.insert(keys.begin(), keys.end());
-      else
-        factors.push_back({name, std::move(keys)});
-    }
-    for (size_t i = 0; i < factors.size(); ++i)
-      for (size_t k = i + 1; k < factors.size(); ++k)
-        for (const auto& key : factors[i].second)
-          if (factors[k].second.count(key))
-            diag_.add(at(ptr), "sweep key '" + key + "' is set by both " + factors[i].first + " and " +
-                                   factors[k].first + "; a key may vary in one factor of a product only");
+    check_disjoint(b, at(ptr), diag_);
     return b;
   }
 
