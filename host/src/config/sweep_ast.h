@@ -38,7 +38,7 @@ struct KeyUse {
 // group (columns of equal length) or points (rows that may set different
 // keys). The construct is kept for rendering and messages only.
 struct Table {
-  enum class Construct { Grid, Zip, Points };
+  enum class Construct { Grid, Zip, Points };  // in product order, before random and union
   Construct construct = Construct::Grid;
   std::vector<std::string> columns;  // grid, zip: the keys (sorted); points: none
   std::vector<Json> rows;            // the assignments {KEY: VALUE, ...}

@@ -61,16 +61,21 @@ void validate_sweep_keys(const Experiment& exp, const PluginLookup& lookup, cons
     return out;
   };
 
+  // A swept plugin choice (NODE.plugin or a nested PARAM.plugin) must exist.
+  auto check_plugin_values = [&](const sweeps::KeyUse& use) {
+    for (const auto& v : use.values)
+      if (v.is_string() && !lookup(v.get<std::string>()))
+        diag.add(use.loc, "sweep key '" + use.key + "': unknown plugin '" + v.get<std::string>() + "'" +
+                              hint(v.get<std::string>(), known_ids));
+  };
+
   for (const auto& use : s.uses) {
     const size_t dot = use.key.find('.');
     const std::string node = use.key.substr(0, dot);
     const std::string rest = use.key.substr(dot + 1);
     const auto segs = detail::split(rest, '.');
     if (rest == "plugin") {
-      for (const auto& v : use.values)
-        if (v.is_string() && !lookup(v.get<std::string>()))
-          diag.add(use.loc, "sweep key '" + use.key + "': unknown plugin '" + v.get<std::string>() + "'" +
-                                hint(v.get<std::string>(), known_ids));
+      check_plugin_values(use);
       continue;
     }
     // Walk the path through the schemas; nested plugin references switch
@@ -104,10 +109,7 @@ void validate_sweep_keys(const Experiment& exp, const PluginLookup& lookup, cons
         break;
       }
       if (segs[i + 1] == "plugin" && i + 2 == segs.size()) {
-        for (const auto& v : use.values)
-          if (v.is_string() && !lookup(v.get<std::string>()))
-            diag.add(use.loc, "sweep key '" + use.key + "': unknown plugin '" + v.get<std::string>() + "'" +
-                                  hint(v.get<std::string>(), known_ids));
+        check_plugin_values(use);
         break;
       }
       std::vector<std::string> ids;
