@@ -1,5 +1,5 @@
 // Sweep expansion, narrowing, key validation and trial application
-// (host/src/config/sweep.cpp).
+// (host/src/config/sweep*.cpp, over the parsed form of sweep_ast.h).
 #include <gtest/gtest.h>
 
 #include <cmath>
