@@ -1,5 +1,5 @@
 // Sweep expansion, narrowing, key validation and trial application
-// (host/src/config/sweep.cpp).
+// (host/src/config/sweep*.cpp, over the parsed form of sweep_ast.h).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,6 +7,7 @@
 #include <set>
 
 #include "config/experiment.h"
+#include "config/sweep_ast.h"
 #include "mstar/error.h"
 
 namespace fs = std::filesystem;
@@ -422,6 +423,52 @@ TEST(Sweep, OverrideOfSweptKeyKeepsSweepValues) {
   Experiment t = apply_assignment(exp, trials[1]);
   EXPECT_EQ(t.find_node("base")->params["size"], "M");
   EXPECT_EQ(t.find_node("train")->params["lr"], 0.5);
+}
+
+// Every construct once, nested: the parsed form's own operations must see
+// them all.
+const char* kEveryConstruct = R"(sweep:
+  grid: {base.size: [S, M]}
+  zip: [{train.lr: [1e-3, 3e-4], train.rollout_n: [2, 4]}]
+  union:
+    - points: [{}, {train.kl_coef: 0.5}]
+      exclude: []
+    - random: {n: 2, seed: 5, params: {train.algo: {choice: [a, b]}, train.kl_coef: {uniform: [0, 1]}}}
+      when: [{if: {train.algo: a}, set: {train.epochs: 3}, unset: train.rollout_n}]
+    - union: [{zip: {base.family: [q, f], eval.limit: [1, 2]}}]
+  seeds: [1, 2]
+)";
+
+// --set-sweep edits the parsed sweep and renders it back: what it does not
+// touch must come back as written.
+TEST(SweepAst, RenderGivesBackTheParsedJson) {
+  Experiment exp = load_sweep(kEveryConstruct);
+  EXPECT_EQ(sweeps::render(sweeps::parse_checked(exp.sweep)), exp.sweep);
+
+  const Json before = exp.sweep;
+  narrow_sweep(exp, {"seeds=7", "eval.limit=2"});
+  Json expected = before;
+  expected["seeds"] = {7};
+  expected["union"][2]["union"][0]["zip"] = {{"base.family", {"f"}}, {"eval.limit", {2}}};
+  EXPECT_EQ(exp.sweep, expected);
+}
+
+TEST(SweepAst, OneTraversalFindsTheKeysOfEveryConstruct) {
+  Experiment exp = load_sweep(kEveryConstruct);
+  const sweeps::Sweep s = sweeps::parse_checked(exp.sweep);
+  const std::set<std::string> varied = {"base.family", "base.size", "eval.limit", "train.algo",
+                                        "train.kl_coef", "train.lr", "train.rollout_n"};
+  EXPECT_EQ(sweeps::block_keys(s.root, false), varied);
+  std::set<std::string> with_sets = varied;
+  with_sets.insert("train.epochs");  // set by a `when` rule only
+  EXPECT_EQ(sweeps::block_keys(s.root, true), with_sets);
+  EXPECT_EQ(config::detail::sweep_keys(exp.sweep), std::vector<std::string>(varied.begin(), varied.end()));
+
+  // Children first, each block with its JSON pointer.
+  std::vector<std::string> visited;
+  sweeps::for_each_block(s.root, "/sweep", [&](const sweeps::Block&, const std::string& ptr) { visited.push_back(ptr); });
+  EXPECT_EQ(visited, (std::vector<std::string>{"/sweep/union/0", "/sweep/union/1", "/sweep/union/2/union/0",
+                                               "/sweep/union/2", "/sweep"}));
 }
 
 }  // namespace
