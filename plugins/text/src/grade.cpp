@@ -96,30 +96,74 @@ std::optional<std::string> integer_text(const std::string& s) {
   return int_string(*w);
 }
 
-// What pylatexenc makes of the commands an answer holds (grade.h): the
-// formatting commands below vanish and leave their argument (checked against
-// pylatexenc 2.10's latex2text), spacing commands become spaces, the rest
-// becomes a character no truth holds.
+// What pylatexenc makes of an answer's LaTeX (grade.h): group braces go;
+// the formatting commands of kKeepArgument vanish and leave their argument;
+// those of kDropArgument take their argument with them; math alphabets and
+// accents turn a non-empty argument into other Unicode letters, which no
+// truth holds; spacing commands become spaces; any other command too becomes
+// a character no truth holds. Checked against pylatexenc 2.10's latex2text.
 std::string latex_to_text(std::string_view s) {
   static const std::set<std::string_view> kKeepArgument = {
       "text",  "textbf",   "textit",   "textrm", "textsc",       "textnormal", "textsl", "emph",
       "underline", "overline", "widehat", "boxed", "fbox", "hbox", "mathrm", "operatorname",
       "boldsymbol", "displaystyle", "textstyle", "bf", "it", "rm", "left", "right", "ensuremath", "checkmark"};
+  static const std::set<std::string_view> kDropArgument = {"texttt", "textsf", "textup", "textmd", "mbox"};
+  static const std::set<std::string_view> kRestyleArgument = {
+      "mathbf", "mathit", "mathsf", "mathcal", "mathbb", "mathfrak", "mathscr", "mathtt",
+      "hat",    "bar",    "vec",    "tilde",   "dot"};
   static const std::set<std::string_view> kSpace = {"quad", "qquad"};
   constexpr char kNoMatch = '\x01';
+  // The argument after position `at`: a {...} group (to its matching brace or
+  // the end) or one character; returns where it ends and whether it holds text.
+  auto argument = [&](size_t at, bool& has_text) {
+    while (at < s.size() && s[at] == ' ') ++at;
+    has_text = false;
+    if (at == s.size()) return at;
+    if (s[at] != '{') {
+      has_text = true;
+      return at + 1;
+    }
+    int depth = 0;
+    for (; at < s.size(); ++at) {
+      if (s[at] == '\\') {  // a command name is no text; an escaped brace does not close the group
+        if (at + 1 < s.size() && std::isalpha(static_cast<unsigned char>(s[at + 1]))) {
+          while (at + 1 < s.size() && std::isalpha(static_cast<unsigned char>(s[at + 1]))) ++at;
+        } else if (at + 1 < s.size()) {
+          has_text = has_text || std::string_view("{}%$&#_").find(s[++at]) != std::string_view::npos;
+        }
+      } else if (s[at] == '{') ++depth;
+      else if (s[at] == '}' && --depth == 0) return at + 1;
+      else if (!std::isspace(static_cast<unsigned char>(s[at]))) has_text = true;
+    }
+    return at;
+  };
   std::string out;
   for (size_t i = 0; i < s.size();) {
-    if (s[i] != '\\' || i + 1 == s.size()) {
+    if (s[i] == '{' || s[i] == '}') {
+      ++i;
+      continue;
+    }
+    if (s[i] != '\\') {
       out += s[i++];
       continue;
     }
+    if (i + 1 == s.size()) break;  // a trailing backslash is dropped
     const char c = s[i + 1];
     if (std::isalpha(static_cast<unsigned char>(c))) {
       size_t end = i + 1;
       while (end < s.size() && std::isalpha(static_cast<unsigned char>(s[end]))) ++end;
       const std::string_view name = s.substr(i + 1, end - i - 1);
-      if (kSpace.count(name)) out += ' ';
-      else if (!kKeepArgument.count(name)) out += kNoMatch;
+      bool has_text = false;
+      if (kSpace.count(name)) {
+        out += ' ';
+      } else if (kDropArgument.count(name)) {
+        end = argument(end, has_text);
+      } else if (kRestyleArgument.count(name)) {
+        end = argument(end, has_text);
+        if (has_text) out += kNoMatch;
+      } else if (!kKeepArgument.count(name)) {
+        out += kNoMatch;
+      }
       i = end;
       continue;
     }
@@ -159,10 +203,10 @@ bool is_fraction(const std::string& s) {
 }
 
 // sympy.simplify(a - b) == 0, as far as it is reproduced: the identical
-// letter or number.
+// letter or number (sympy's parser ignores surrounding whitespace).
 bool sympy_equal(const std::string& a, const std::string& b) {
   static const Regex kPlain(R"([a-z]|-?[0-9]+(\.[0-9]+)?)");
-  return a == b && kPlain.full_match(a);
+  return strip(a) == strip(b) && kPlain.full_match(strip(a));
 }
 
 }  // namespace
@@ -187,7 +231,7 @@ std::string mathd_normalize(std::string_view raw) {
   s = replaced(s, " .", " 0.");
   s = replaced(s, "{.", "{0.");
   if (s.empty()) return s;
-  if (s.front() == '.') s.insert(0, "0");
+  if (s.front() == '.') s = "0" + s;
   if (const size_t eq = s.find('='); eq != std::string::npos && s.find('=', eq + 1) == std::string::npos && eq <= 2)
     s.erase(0, eq + 1);
   return replaced(s, " ", "");
