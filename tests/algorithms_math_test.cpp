@@ -11,6 +11,7 @@
 #include "mstar/ml/sampling.h"
 #include "mstar/text/answers.h"
 #include "mstar/text/grade.h"
+#include "mstar/text/regex.h"
 #include "rl_math.h"
 #include "trainer.h"
 #include "val_answers.h"
