@@ -79,9 +79,9 @@ class OsqBench {
     try {
       judge = make_component<Judge>(ctx, judge_spec);
     } catch (const Error& e) {
-      if (!judge_spec.contains("prompt") || !p.has("judge_prompt_file")) throw;
-      throw Error(e.category(), std::string(e.what()) + " (judge_prompt_file sets the judge's `prompt`: use a judge "
-                                                        "that has one, judge/openai)");
+      if (!p.has("judge_prompt_file") || p.get("judge_prompt_file").is_null()) throw;
+      throw Error(e.category(), std::string(e.what()) + " (the judge's `prompt` is the text of judge_prompt_file " +
+                                    p.get_string("judge_prompt_file") + "; judge/openai has a prompt, judge/rubric none)");
     }
     const Answers a = answer_rows(ctx, osq_spec());
     auto judged_text = [&](size_t i, size_t k) {
