@@ -81,8 +81,9 @@ struct ValidationConfig {
 // changes training.
 class Validator {
  public:
-  // `reward`: the training reward (GRPO), judged by in reward mode; when it
-  // is null or reports no accuracy part, reward/tfq with its defaults.
+  // `reward`: the training reward (GRPO), whose accuracy part judges the
+  // answers in reward mode; when it is null (SFT) or reports no accuracy
+  // part, reward/tfq with its defaults does.
   Validator(NodeContext& ctx, const Params& params, const ml::Backbone& model, const PromptFormat& format,
             int64_t default_max_new_tokens, std::shared_ptr<const RewardFunction> reward = nullptr);
   bool enabled() const { return !examples_.empty(); }

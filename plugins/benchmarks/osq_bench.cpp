@@ -6,10 +6,9 @@
 // as there (run_evaluation skips it).
 #include <spdlog/spdlog.h>
 
-#include "mstar/artifact.h"
-
 #include "benchmark.h"
 #include "metrics.h"
+#include "mstar/artifact.h"
 #include "mstar/judge.h"
 #include "mstar/text/answers.h"
 #include "mstar/text/prompts.h"
