@@ -101,7 +101,7 @@ std::optional<std::string> integer_text(const std::string& s) {
 // those of kDropArgument take their argument with them; math alphabets and
 // accents turn a non-empty argument into other Unicode letters, which no
 // truth holds; spacing commands become spaces; any other command too becomes
-// a character no truth holds. Checked against pylatexenc 2.10's latex2text.
+// a character no truth holds. Checked against pylatexenc 2.11's latex2text.
 std::string latex_to_text(std::string_view s) {
   static const std::set<std::string_view> kKeepArgument = {
       "text",  "textbf",   "textit",   "textrm", "textsc",       "textnormal", "textsl", "emph",
