@@ -1,7 +1,7 @@
 // The policy-gradient math against hand-computed values: advantage
 // estimators, KL estimators, the clipped loss (dual clip included), loss
 // aggregation, the learning-rate schedule, the guarded optimizer step, and
-// the sign of a policy-gradient step.
+// the sign of a policy-gradient step; and how validation judges an answer.
 #include <cmath>
 
 #include <gtest/gtest.h>
@@ -9,8 +9,12 @@
 
 #include "mstar/error.h"
 #include "mstar/ml/sampling.h"
+#include "mstar/text/answers.h"
+#include "mstar/text/grade.h"
+#include "mstar/text/regex.h"
 #include "rl_math.h"
 #include "trainer.h"
+#include "val_answers.h"
 
 using namespace mstar::algorithms;
 
@@ -200,4 +204,68 @@ TEST(OptimizerStep, NonFiniteGradientNormSkipsTheUpdate) {
   EXPECT_NEAR(r.grad_norm, std::sqrt(300.0), 1e-4);
   EXPECT_LT(w.detach()[0].item<double>(), 1.0);
   EXPECT_EQ(opt.updates(), 2);
+}
+
+namespace {
+
+// The accuracy of TFQ-GRPO_reward.py, as reward/tfq computes it: the first
+// <answer> on one line, else the whole response, by grade_answer.
+class ReferenceLikeReward : public mstar::RewardFunction {
+ public:
+  explicit ReferenceLikeReward(std::string part = "accuracy") : part_(std::move(part)) {}
+  mstar::RewardResult score(std::string_view response, const mstar::Json& sample) const override {
+    const auto tag = mstar::text::tfq_reward_tag(response);
+    const bool ok =
+        mstar::text::grade_answer(tag ? *tag : mstar::text::strip(response), sample.value("answer", ""));
+    return {ok ? 0.75 : 0.25, {{part_, ok ? 1.0 : 0.0}}};
+  }
+
+ private:
+  std::string part_;
+};
+
+class NoAccuracyReward : public mstar::RewardFunction {
+ public:
+  mstar::RewardResult score(std::string_view, const mstar::Json&) const override { return {1.0, {{"length", 1}}}; }
+};
+
+}  // namespace
+
+// ray_trainer.py _validate scores validation answers with the reward
+// function: its accuracy is the reward's, not an evaluation script's.
+TEST(ValidationAnswers, RewardModeUsesTheRewardsAccuracy) {
+  const AnswerJudge reward(std::make_shared<ReferenceLikeReward>());
+  const AnswerJudge lenient;
+  const mstar::Json t = {{"answer", "T"}};
+  // A LaTeX-wrapped letter: grade_answer reads it as T; the lenient extractor does not.
+  AnswerVerdict v = reward.judge("<think>x</think><answer>\\text{T}</answer>", t);
+  EXPECT_TRUE(v.correct);
+  EXPECT_TRUE(v.said_t);
+  EXPECT_FALSE(v.said_f);
+  EXPECT_DOUBLE_EQ(v.reward, 0.75);
+  EXPECT_FALSE(lenient.judge("<think>x</think><answer>\\text{T}</answer>", t).correct);
+  // No tag: the reward grades the whole response, which is no letter; the
+  // lenient extractor takes the last standalone F.
+  v = reward.judge("The answer is F", t);
+  EXPECT_FALSE(v.correct);
+  EXPECT_FALSE(v.said_t || v.said_f) << "not an answer to the reward";
+  const AnswerVerdict l = lenient.judge("The answer is F", t);
+  EXPECT_TRUE(l.said_f);
+  EXPECT_DOUBLE_EQ(l.reward, 0.0);
+  // An untagged bare letter is graded whole.
+  EXPECT_TRUE(reward.judge(" T ", t).correct);
+  EXPECT_TRUE(reward.judge("<answer>F</answer>", {{"answer", "F"}}).said_f);
+}
+
+TEST(ValidationAnswers, AccuracyPartOfACombinedReward) {
+  EXPECT_EQ(AnswerJudge::accuracy_key(ReferenceLikeReward("tfq.accuracy")), "tfq.accuracy");
+  EXPECT_TRUE(AnswerJudge(std::make_shared<ReferenceLikeReward>("tfq.accuracy")).judge("T", {{"answer", "T"}}).correct);
+  EXPECT_EQ(AnswerJudge::accuracy_key(NoAccuracyReward()), "");
+  try {
+    AnswerJudge judge(std::make_shared<NoAccuracyReward>());
+    FAIL() << "a reward without an accuracy part is refused";
+  } catch (const mstar::Error& e) {
+    EXPECT_TRUE(e.is_bad_input());
+    EXPECT_NE(std::string(e.what()).find("val_answers"), std::string::npos) << e.what();
+  }
 }

@@ -150,12 +150,30 @@ TEST(AlgorithmsEndToEnd, GrpoRaisesTheMeanRewardAndStartsAtZeroKl) {
   for (const char* m : {"reward/std", "response_length/mean", "response_length/max", "entropy", "clip_frac/higher",
                         "clip_frac/lower", "grad_norm", "lr", "tokens_per_s", "time/sampling", "time/reward",
                         "time/old_logprobs", "time/ref_logprobs", "time/update", "p_true", "mixed_groups",
-                        "val/balanced_accuracy", "val/accuracy"})
+                        "val/balanced_accuracy", "val/accuracy", "val/reward"})
     EXPECT_FALSE(series(*reg, key, m).empty()) << m;
   EXPECT_EQ(series(*reg, key, "val/accuracy").size(), 4u) << "steps 0, 10, 20, 30";
   const fs::path art = nodes.at("grpo").artifact_path;
   EXPECT_NE(slurp(art / "samples.txt").find("=== step 5 ==="), std::string::npos);
   EXPECT_TRUE(fs::exists(art / "model.safetensors"));
+}
+
+// The reference validates with val_override_config {temperature: 0.5, n: 1}
+// over the rollout's top_p 0.99 (train/examples/config.yaml), judged by the
+// reward (ray_trainer.py _validate): the defaults of both algorithms.
+TEST(AlgorithmsEndToEnd, ValidationDefaultsOfTheReference) {
+  Sandbox sb;
+  for (const char* algorithm : {"algorithm/grpo", "algorithm/sft"}) {
+    auto r = sb.run({"plugins", "info", algorithm, "--format", "json"});
+    ASSERT_EQ(r.code(), 0) << r.err;
+    const mstar::Json info = mstar::Json::parse(r.out);
+    std::map<std::string, mstar::Json> defaults;
+    for (const auto& param : info.at("params"))
+      if (param.contains("default")) defaults[param.at("name").get<std::string>()] = param.at("default");
+    EXPECT_EQ(defaults["val_top_p"], 0.99) << algorithm;
+    EXPECT_EQ(defaults["val_temperature"], 0.5) << algorithm;
+    EXPECT_EQ(defaults["val_answers"], "reward") << algorithm;
+  }
 }
 
 TEST(AlgorithmsEndToEnd, GrpoOptionsRunTogether) {

@@ -263,7 +263,7 @@ class OpenAiJudgeTest : public ::testing::Test {
 };
 
 TEST_F(OpenAiJudgeTest, ParsesPointsAndSendsTheRubricPrompt) {
-  auto judge = make_judge("openai", params());
+  auto judge = make_judge("openai", params({{"score_parse", "points"}}));
   JudgeResult r = judge->judge(Json{{"response", "good"}, {"answer", "the human answer"}});
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.score, 4);
@@ -286,7 +286,7 @@ TEST_F(OpenAiJudgeTest, ParsesPointsAndSendsTheRubricPrompt) {
 }
 
 TEST_F(OpenAiJudgeTest, MalformedRepliesAreRecordedPerItem) {
-  auto judge = make_judge("openai", params());
+  auto judge = make_judge("openai", params({{"score_parse", "points"}}));
   const std::vector<std::pair<std::string, std::string>> cases = {{"no score", "no '[N points]'"},
                                                                   {"not json", "not JSON"},
                                                                   {"no choices", "no choices[0]"},
@@ -297,6 +297,45 @@ TEST_F(OpenAiJudgeTest, MalformedRepliesAreRecordedPerItem) {
     EXPECT_FALSE(r.ok) << answer;
     EXPECT_NE(r.error.find(why), std::string::npos) << answer << ": " << r.error;
     EXPECT_EQ(server.hits(answer), 1) << answer << ": not retried";
+  }
+}
+
+// eval_OSQ.py's calculate_average_score: int(re.search(r'\d+', reply)),
+// with no range check; a reply without digits has no score (and keeps its
+// text, which benchmark/osq counts as 0).
+TEST_F(OpenAiJudgeTest, FirstIntegerAsTheReferenceReadsIt) {
+  auto judge = make_judge("openai", params());
+  const std::vector<std::pair<std::string, double>> scored = {
+      {"good", 4}, {"decimal", 3}, {"out of range", 9}, {"parts", 2}};
+  for (const auto& [answer, score] : scored) {
+    const JudgeResult r = judge->judge(Json{{"response", answer}});
+    ASSERT_TRUE(r.ok) << answer << ": " << r.error;
+    EXPECT_EQ(r.score, score) << answer;
+  }
+  const JudgeResult none = judge->judge(Json{{"response", "no score"}});
+  EXPECT_FALSE(none.ok);
+  EXPECT_EQ(none.raw, "I cannot rate this.");
+  EXPECT_NE(none.error.find("no number"), std::string::npos) << none.error;
+  const JudgeResult failed = judge->judge(Json{{"response", "refused"}});
+  EXPECT_FALSE(failed.ok);
+  EXPECT_TRUE(failed.raw.empty()) << "a failed request has no reply text";
+}
+
+// eval_OSQ.py fills prompt_OSQ with prompt.format(human_answer, model_answer).
+TEST_F(OpenAiJudgeTest, PositionalPromptOfTheReference) {
+  auto judge = make_judge("openai", params({{"prompt", "\n## Standrad Answer:\nhuman answer: {}\n{{x}}\nmodel answer: {}\n"}}));
+  const JudgeResult r = judge->judge(Json{{"response", "good"}, {"answer", "the human {} answer"}});
+  ASSERT_TRUE(r.ok) << r.error;
+  const std::string prompt = server.last_request()["messages"][0]["content"][0]["text"];
+  EXPECT_EQ(prompt, "\n## Standrad Answer:\nhuman answer: the human {} answer\n{x}\nmodel answer: good\n");
+  for (const char* bad : {"no slots at all", "{} {} {}", "only {reference}", "{} and a lone { and {}"}) {
+    try {
+      make_judge("openai", params({{"prompt", bad}}));
+      ADD_FAILURE() << bad;
+    } catch (const mstar::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("prompt"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("two {}"), std::string::npos) << e.what();
+    }
   }
 }
 

@@ -181,6 +181,21 @@ TEST(BenchMetrics, JudgedScores) {
   EXPECT_DOUBLE_EQ(s.at("heldout.mean_score"), 4);
   EXPECT_DOUBLE_EQ(s.at("seen.mean_score"), (5 + 3 + 3.5) / 3);
   EXPECT_DOUBLE_EQ(s.at("seen.judge_failures"), 1);
+  EXPECT_DOUBLE_EQ(s.at("score_0"), 0.0);
+}
+
+// eval_OSQ.py averages a reply without a score as 0: it is judged, in score_0.
+TEST(BenchMetrics, ZeroScoresAreJudgedAndCounted) {
+  std::vector<JudgedAnswer> answers(3);
+  answers[0].score = 4;
+  answers[1].score = 0;
+  answers[2].score = 10;  // the reference's first integer has no range check
+  const auto s = summarize_judged(answers);
+  EXPECT_DOUBLE_EQ(s.at("mean_score"), 14.0 / 3);
+  EXPECT_DOUBLE_EQ(s.at("judged"), 3);
+  EXPECT_DOUBLE_EQ(s.at("score_0"), 1.0 / 3);
+  EXPECT_DOUBLE_EQ(s.at("score_1"), 0.0);
+  EXPECT_DOUBLE_EQ(s.at("score_5"), 1.0 / 3);
 }
 
 // ---- task files ------------------------------------------------------------------------

@@ -1,6 +1,10 @@
 // The benchmark nodes end to end: the real mstar binary runs a small world,
 // a random (untrained) tiny_vlm and every benchmark in a private MSTAR_HOME.
 #include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <mutex>
+#include <thread>
 
 #include "host_helpers.h"
 #include "mstar/artifact.h"
@@ -150,13 +154,15 @@ TEST_F(BenchmarkRun, OsqVqaAndReasoning) {
   EXPECT_GE(osq.at("mean_score"), 1.0);
   EXPECT_LE(osq.at("mean_score"), 5.0);
   double histogram = 0;
-  for (int k = 1; k <= 5; ++k) histogram += osq.at("score_" + std::to_string(k));
+  for (int k = 0; k <= 5; ++k) histogram += osq.at("score_" + std::to_string(k));
   EXPECT_NEAR(histogram, 1.0, 1e-9);
+  EXPECT_DOUBLE_EQ(osq.at("score_0"), 0.0);
+  EXPECT_DOUBLE_EQ(osq.at("unscored"), 0.0);
   EXPECT_TRUE(osq.count("dimension.deep"));
   const auto lines = read_jsonl(artifact("osq") / "predictions.jsonl");
   ASSERT_EQ(lines.size(), 10u);
   EXPECT_TRUE(lines[0].contains("score"));
-  EXPECT_TRUE(lines[0].contains("judged"));
+  for (const auto& line : lines) EXPECT_EQ(line["judged"], line["response"]) << "eval_OSQ.py judges the whole output";
   EXPECT_TRUE(fs::exists(artifact("osq") / "eval_result.json"));
 
   for (const char* node : {"vqa", "reasoning"}) {
@@ -177,6 +183,91 @@ TEST_F(BenchmarkRun, OsqVqaAndReasoning) {
 TEST_F(BenchmarkRun, ReEvaluatingIsCached) {
   ASSERT_EQ(second->code(), 0) << second->err;
   EXPECT_NE(second->out.find("0 ran, 9 cached"), std::string::npos) << second->out;
+}
+
+// A judge endpoint that never gives a score, and remembers the prompts.
+class ScorelessJudge {
+ public:
+  ScorelessJudge() {
+    server_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        std::lock_guard lock(mutex_);
+        prompts_.push_back(Json::parse(req.body)["messages"][0]["content"][0]["text"].get<std::string>());
+      }
+      const Json reply{{"choices", {{{"message", {{"role", "assistant"}, {"content", "I cannot rate this."}}}}}}};
+      res.set_content(reply.dump(), "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::yield();
+  }
+  ~ScorelessJudge() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+  std::vector<std::string> prompts() {
+    std::lock_guard lock(mutex_);
+    return prompts_;
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mutex_;
+  std::vector<std::string> prompts_;
+};
+
+// eval_OSQ.py: the judge reads the whole Model_Output, is prompted with
+// prompt_OSQ.format(human_answer, model_answer), and a reply without a
+// number counts as 0 in the average. The options keep mstar's old rules.
+TEST(BenchmarkOsq, FollowsTheReferenceEvaluation) {
+  ScorelessJudge judge;
+  Sandbox sb;
+  const fs::path prompt_file = sb.write("osq_prompt.txt", "\nhuman answer: {}\n\nmodel answer: {}\n");
+  const std::string judge_spec = "{plugin: judge/openai, url: \"" + judge.url() + "\", api_key_env: \"\", retries: 0}";
+  auto file = sb.write("osq.yaml", R"(name: osq
+nodes:
+  world:
+    plugin: dataset/implication_world
+    params: {train_images: 4, bench_images: 6, lite_train_images: 1, lite_bench_images: 1, seed: 5}
+  base: {plugin: backbone/tiny_vlm, params: {size: S, layers: 1, vision_layers: 1}}
+  reference:
+    plugin: benchmark/osq
+    inputs: {model: base, data: world.bench}
+    params: {limit: 3, max_new_tokens: 6, judge_prompt_file: )" + prompt_file.string() +
+                                          ", judge: " + judge_spec + R"(}
+  old_rules:
+    plugin: benchmark/osq
+    inputs: {model: base, data: world.bench}
+    params: {limit: 3, max_new_tokens: 6, judged_text: answer, unscored: skip, judge: )" + judge_spec + R"(}
+)");
+  auto r = sb.run({"run", file.string(), "-j", "1"});
+  ASSERT_EQ(r.code(), 0) << r.err << r.out;
+  auto reg = sb.registry();
+  auto nodes = nodes_of(*reg, reg->list_runs().at(0).id);
+  const auto ref = reg->summaries(nodes.at("reference").cache_key);
+  EXPECT_DOUBLE_EQ(ref.at("judged"), 3);
+  EXPECT_DOUBLE_EQ(ref.at("unscored"), 3);
+  EXPECT_DOUBLE_EQ(ref.at("judge_failures"), 0);
+  EXPECT_DOUBLE_EQ(ref.at("mean_score"), 0);
+  EXPECT_DOUBLE_EQ(ref.at("score_0"), 1);
+  const auto old = reg->summaries(nodes.at("old_rules").cache_key);
+  EXPECT_DOUBLE_EQ(old.at("judged"), 0);
+  EXPECT_DOUBLE_EQ(old.at("unscored"), 0);
+  EXPECT_DOUBLE_EQ(old.at("judge_failures"), 3);
+  EXPECT_EQ(old.count("mean_score"), 0u);
+  for (const auto& line : read_jsonl(fs::path(nodes.at("old_rules").artifact_path) / "predictions.jsonl"))
+    EXPECT_EQ(line["judged"], mstar::text::final_answer_text(line["response"].get<std::string>()));
+  // The prompt file, filled positionally: the human answer, then the output.
+  const auto lines = read_jsonl(fs::path(nodes.at("reference").artifact_path) / "predictions.jsonl");
+  size_t from_file = 0;
+  for (const std::string& prompt : judge.prompts())
+    for (const auto& line : lines)
+      from_file += prompt == "\nhuman answer: " + line["answer"].get<std::string>() + "\n\nmodel answer: " +
+                                 line["response"].get<std::string>() + "\n";
+  EXPECT_EQ(from_file, 3u);
 }
 
 TEST(BenchmarkFailures, JudgeFailuresAndBadInputs) {

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "mstar/component.h"
 #include "mstar/error.h"
 #include "mstar/ml/checkpoint.h"
 #include "mstar/ml/registry.h"
@@ -61,6 +62,13 @@ void add_validation_params(ParamSchema& schema) {
       .add(ParamSpec::integer("val_max_rows").def(0).range(0, 1 << 30).describe("first N rows; 0 = all"))
       .add(ParamSpec::real("val_temperature").def(0.5).range(0, 10).describe(
           "sampling temperature of validation (the reference's val_override_config); 0 = greedy"))
+      .add(ParamSpec::real("val_top_p").def(0.99).range(0, 1).describe(
+          "nucleus of validation sampling; the reference's val_override_config changes only temperature and n, "
+          "so validation keeps its rollout top_p, 0.99"))
+      .add(ParamSpec::enumeration("val_answers", {"reward", "lenient"}).def("reward").describe(
+          "how an answer is judged: reward = the reward's accuracy part (the reference's val/accuracy_reward; "
+          "reward/tfq when the training reward has none), lenient = mstar's extractor (last <answer>, else "
+          "\"Answer: X\", else the last standalone T/F)"))
       .add(ParamSpec::integer("val_max_new_tokens").def(0).range(0, 1 << 20).describe("0 = max_response_length"))
       .add(ParamSpec::integer("val_batch").def(64).range(1, 1 << 16).describe("statements per generate call"))
       .add(ParamSpec::integer("val_freq").def(5).range(0, 1 << 30).describe("validate every N steps (and at the end); 0 = only at the end"))
@@ -130,11 +138,12 @@ void setup_torch(NodeContext& ctx) {
 // ---- validation ----------------------------------------------------------------------------------
 
 Validator::Validator(NodeContext& ctx, const Params& p, const ml::Backbone& model, const PromptFormat& format,
-                     int64_t default_max_new_tokens) {
+                     int64_t default_max_new_tokens, std::shared_ptr<const RewardFunction> reward) {
   config_.file = p.get_string("val_file");
   config_.levels = string_list(p.get("val_levels"));
   config_.max_rows = p.get_int("val_max_rows");
   config_.temperature = p.get_float("val_temperature");
+  config_.top_p = p.get_float("val_top_p");
   config_.max_new_tokens = p.get_int("val_max_new_tokens") > 0 ? p.get_int("val_max_new_tokens") : default_max_new_tokens;
   config_.batch = p.get_int("val_batch");
   config_.freq = p.get_int("val_freq");
@@ -142,6 +151,13 @@ Validator::Validator(NodeContext& ctx, const Params& p, const ml::Backbone& mode
   config_.seed = ctx.seed() ^ 0x76616CULL;
   const Artifact* data = ctx.input("val_data");
   if (!data) return;
+  if (p.get_string("val_answers") == "reward") {
+    if (!reward || AnswerJudge::accuracy_key(*reward).empty()) {
+      if (reward) ctx.logger().info("validation: the reward reports no accuracy part; judging with reward/tfq");
+      reward = make_component<RewardFunction>(ctx, Json{{"plugin", "reward/tfq"}});
+    }
+    judge_ = AnswerJudge(std::move(reward));
+  }
   images_ = ImageBank(model.image_size());
   ExampleFilter filter;
   filter.levels = config_.levels;
@@ -162,7 +178,7 @@ std::map<std::string, double> Validator::run(ml::Backbone& model) const {
   model.eval();
   torch::Generator generator = ml::make_generator(config_.seed);
   struct Tally {
-    double t = 0, t_ok = 0, f = 0, f_ok = 0, said_t = 0, answered = 0, format = 0;
+    double t = 0, t_ok = 0, f = 0, f_ok = 0, said_t = 0, answered = 0, format = 0, reward = 0;
   };
   std::map<std::string, Tally> tallies;  // "" = all rows
   for (size_t begin = 0; begin < examples_.size(); begin += static_cast<size_t>(config_.batch)) {
@@ -178,6 +194,7 @@ std::map<std::string, double> Validator::run(ml::Backbone& model) const {
     ml::SamplingOptions options;
     options.max_new_tokens = config_.max_new_tokens;
     options.temperature = config_.temperature;
+    options.top_p = config_.top_p;
     options.greedy = config_.temperature <= 0;
     options.generator = generator;
     options.compute_entropies = false;
@@ -190,16 +207,18 @@ std::map<std::string, double> Validator::run(ml::Backbone& model) const {
       std::vector<int64_t> ids(static_cast<size_t>(len[row]));
       for (int64_t j = 0; j < len[row]; ++j) ids[static_cast<size_t>(j)] = tok[row][j];
       const std::string text = model.decode_response(ids);
-      const std::string said = text::tfq_eval_answer(text);
       const Example& ex = examples_[i];
       const bool truth_t = text::answers_equal(ex.answer, "T");
-      const bool ok = text::answers_equal(said, ex.answer);
+      Json sample = ex.sample;
+      sample["answer"] = ex.answer;
+      const AnswerVerdict v = judge_.judge(text, sample);
       auto count = [&](Tally& t) {
         (truth_t ? t.t : t.f) += 1;
-        (truth_t ? t.t_ok : t.f_ok) += ok ? 1 : 0;
-        t.said_t += text::answers_equal(said, "T") ? 1 : 0;
-        t.answered += (text::answers_equal(said, "T") || text::answers_equal(said, "F")) ? 1 : 0;
+        (truth_t ? t.t_ok : t.f_ok) += v.correct ? 1 : 0;
+        t.said_t += v.said_t ? 1 : 0;
+        t.answered += (v.said_t || v.said_f) ? 1 : 0;
         t.format += text::tfq_format_ok(text) ? 1 : 0;
+        t.reward += v.reward;
       };
       count(tallies[""]);
       if (!ex.level.empty()) count(tallies[ex.level]);
@@ -222,6 +241,7 @@ std::map<std::string, double> Validator::run(ml::Backbone& model) const {
     out["p_true"] = t.said_t / rows;
     out["answered"] = t.answered / rows;
     out["format_rate"] = t.format / rows;
+    if (judge_.uses_reward()) out["reward"] = t.reward / rows;
     out["rows"] = rows;
   }
   model.train(was_training);

@@ -16,7 +16,9 @@
 #include "mstar/ml/backbone.h"
 #include "mstar/node.h"
 #include "mstar/params.h"
+#include "mstar/reward.h"
 #include "trainer.h"
+#include "val_answers.h"
 
 namespace mstar::algorithms {
 
@@ -62,7 +64,7 @@ struct ValidationConfig {
   std::vector<std::string> levels;
   int64_t max_rows = 0;
   double temperature = 0.5;  // 0 = greedy
-  double top_p = 1.0;
+  double top_p = 0.99;
   int64_t max_new_tokens = 0;
   int64_t batch = 64;
   int64_t freq = 5;
@@ -70,16 +72,20 @@ struct ValidationConfig {
   uint64_t seed = 0;
 };
 
-// Generates one answer per T/F statement of the `val_data` input and scores
-// it the way the reference's evaluation script does (the last <answer>, else
-// "Answer: X", else the last standalone T/F). Reports accuracy, balanced
-// accuracy (mean of the true-positive and true-negative rates), the share of
-// T answers and of answered rows, format rate, and per level the same.
-// Uses its own random generator: validation never changes training.
+// Generates one answer per T/F statement of the `val_data` input and judges
+// it as val_answers says (val_answers.h: by default the accuracy part of the
+// reward, as the reference's trainer). Reports accuracy, balanced accuracy
+// (mean of the true-positive and true-negative rates), the share of T
+// answers and of answered rows, format rate, the reward's mean (reward mode),
+// and per level the same. Uses its own random generator: validation never
+// changes training.
 class Validator {
  public:
+  // `reward`: the training reward (GRPO), whose accuracy part judges the
+  // answers in reward mode; when it is null (SFT) or reports no accuracy
+  // part, reward/tfq with its defaults does.
   Validator(NodeContext& ctx, const Params& params, const ml::Backbone& model, const PromptFormat& format,
-            int64_t default_max_new_tokens);
+            int64_t default_max_new_tokens, std::shared_ptr<const RewardFunction> reward = nullptr);
   bool enabled() const { return !examples_.empty(); }
   bool due(int64_t step, bool last) const;
   bool before_train() const { return enabled() && config_.before_train; }
@@ -88,6 +94,7 @@ class Validator {
 
  private:
   ValidationConfig config_;
+  AnswerJudge judge_;
   ImageBank images_{0};
   std::vector<Example> examples_;
 };

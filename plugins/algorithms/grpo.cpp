@@ -129,7 +129,7 @@ class Grpo {
     }
 
     const int64_t max_new_tokens = response_budget(*model, examples, c.max_response_length, log);
-    const Validator validator(ctx, p, *model, format, max_new_tokens);
+    const Validator validator(ctx, p, *model, format, max_new_tokens, reward);
     const int64_t rows = static_cast<int64_t>(examples.size());
     const int64_t total_steps = c.max_steps > 0 ? c.max_steps : c.epochs * std::max<int64_t>(1, rows / c.rollout_batch_size);
     const int64_t minis = (c.rollout_batch_size + c.global_batch_size - 1) / c.global_batch_size;

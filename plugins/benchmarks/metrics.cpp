@@ -174,7 +174,7 @@ std::map<std::string, double> summarize_judged(const std::vector<JudgedAnswer>& 
   auto scope = [&](const std::string& name, const std::function<bool(const JudgedAnswer&)>& keep) {
     size_t judged = 0, failed = 0;
     double total = 0;
-    size_t histogram[5] = {0, 0, 0, 0, 0};
+    size_t histogram[6] = {0, 0, 0, 0, 0, 0};
     std::map<std::string, std::pair<double, size_t>> dims;
     for (const auto& a : answers) {
       if (keep && !keep(a)) continue;
@@ -184,8 +184,7 @@ std::map<std::string, double> summarize_judged(const std::vector<JudgedAnswer>& 
       }
       ++judged;
       total += *a.score;
-      const long bucket = std::clamp(std::lround(*a.score), 1L, 5L);
-      ++histogram[bucket - 1];
+      ++histogram[std::clamp(std::lround(*a.score), 0L, 5L)];
       for (const auto& [d, v] : a.dimensions) {
         dims[d].first += v;
         dims[d].second += 1;
@@ -196,7 +195,7 @@ std::map<std::string, double> summarize_judged(const std::vector<JudgedAnswer>& 
     if (judged == 0) return;
     out[metric_name(name, metric::kMeanScore)] = total / static_cast<double>(judged);
     if (!name.empty()) return;
-    for (int s = 1; s <= 5; ++s) out["score_" + std::to_string(s)] = fraction(histogram[s - 1], judged);
+    for (int s = 0; s <= 5; ++s) out["score_" + std::to_string(s)] = fraction(histogram[s], judged);
     for (const auto& [d, sum_count] : dims)
       out["dimension." + d] = sum_count.first / static_cast<double>(sum_count.second);
   };

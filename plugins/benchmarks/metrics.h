@@ -32,6 +32,7 @@ inline constexpr const char* kChance = "chance";  // MCQ: mean of 1 / options
 inline constexpr const char* kMeanScore = "mean_score";
 inline constexpr const char* kJudged = "judged";
 inline constexpr const char* kJudgeFailures = "judge_failures";
+inline constexpr const char* kUnscored = "unscored";  // OSQ: judge replies without a score, counted as 0
 // Scopes: rows of images with a held-out (glyph, relation) combination, and
 // the others.
 inline constexpr const char* kHeldout = "heldout";
@@ -108,8 +109,9 @@ struct JudgedAnswer {
   bool heldout = false;
 };
 
-// mean_score (over judged answers), score_1 .. score_5 (fraction of judged
-// answers with that score, rounded), judged, judge_failures (counts),
+// mean_score (over judged answers), score_0 .. score_5 (fraction of judged
+// answers with that score, rounded; 0 is a reply without a score that the
+// benchmark counts), judged, judge_failures (counts),
 // "dimension.NAME" means, and per scope (heldout/seen) mean_score.
 std::map<std::string, double> summarize_judged(const std::vector<JudgedAnswer>& answers);
 

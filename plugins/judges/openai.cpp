@@ -1,6 +1,7 @@
 // judge/openai: an OpenAI-compatible chat-completions endpoint (OpenAI,
 // vLLM, SGLang, Ollama, a proxy) scores each answer with the OSQ rubric
-// prompt and replies "[N points]". Requests run `concurrency` at a time;
+// prompt and replies "[N points]"; the score is read from the reply as
+// evaluation/eval_OSQ.py reads it (score_parse). Requests run `concurrency` at a time;
 // transport errors, 408, 429 and 5xx are retried with exponential backoff;
 // whatever still fails is recorded for that item and never stops the run.
 #include <httplib.h>
@@ -24,7 +25,8 @@ namespace {
 
 // Our wording of the paper's OSQ rubric (eval_OSQ.py): the same role, the
 // same five levels and the same reply format. Pass the paper's exact text
-// as `prompt` to reproduce its numbers; {reference} and {answer} are filled.
+// as `prompt` (or benchmark/osq's judge_prompt_file) to reproduce its
+// numbers; {reference} and {answer} are filled.
 constexpr const char* kDefaultPrompt = R"(# Role
 You are an impartial judge who knows internet culture, memes and visual metaphor, and who is good at uncovering the deeper meaning of an image.
 
@@ -89,6 +91,56 @@ std::optional<std::string> reply_text(const Json& body) {
   return text;
 }
 
+// The prompt with the reference and the answer in it. Named slots
+// {reference} and {answer}, filled in one pass (a "{answer}" inside the
+// reference stays as it is); or, in a prompt without {answer}, Python
+// str.format's positional slots as in eval_OSQ.py's prompt_OSQ: the first {}
+// is the reference (the human answer), the second the model's answer, {{ and
+// }} are braces. nullopt with `error` set when the prompt fits neither.
+std::optional<std::string> fill_prompt(const std::string& prompt, const std::string& reference,
+                                       const std::string& answer, std::string& error) {
+  std::string text;
+  if (prompt.find("{answer}") != std::string::npos) {
+    for (size_t at = 0; at < prompt.size();) {
+      if (prompt.compare(at, 11, "{reference}") == 0) {
+        text += reference;
+        at += 11;
+      } else if (prompt.compare(at, 8, "{answer}") == 0) {
+        text += answer;
+        at += 8;
+      } else {
+        text += prompt[at++];
+      }
+    }
+    return text;
+  }
+  constexpr const char* kNeeds =
+      "it needs {answer} (and {reference}), or exactly two {} as eval_OSQ.py's prompt_OSQ (the human answer, then "
+      "the model's answer)";
+  size_t slot = 0;
+  for (size_t at = 0; at < prompt.size();) {
+    const std::string_view two = std::string_view(prompt).substr(at, 2);
+    if (two == "{{" || two == "}}") {
+      text += prompt[at];
+      at += 2;
+    } else if (two == "{}" && slot < 2) {
+      text += slot++ == 0 ? reference : answer;
+      at += 2;
+    } else if (prompt[at] == '{' || prompt[at] == '}') {
+      error = std::string(kNeeds) + "; at offset " + std::to_string(at) +
+              (two == "{}" ? " a third {}" : " a lone '" + std::string(1, prompt[at]) + "' (a brace is {{ or }})");
+      return std::nullopt;
+    } else {
+      text += prompt[at++];
+    }
+  }
+  if (slot != 2) {
+    error = kNeeds;
+    return std::nullopt;
+  }
+  return text;
+}
+
 struct Attempt {
   bool retry = false;  // worth another try
   JudgeResult result;
@@ -106,7 +158,8 @@ class OpenAiJudge : public Judge {
     i.version = "1";
     i.description =
         "OSQ judge through any OpenAI-compatible chat-completions endpoint: sends the rubric prompt (with the "
-        "reference and the model's answer) and the image, and parses '[N points]' (1-5) from the reply. Up to "
+        "reference and the model's answer) and the image, and reads the score from the reply (score_parse: "
+        "the first integer, as eval_OSQ.py, or '[N points]' in 1-5). Up to "
         "`concurrency` requests at once; transport errors, HTTP 408, 429 and 5xx are retried `retries` times "
         "with exponential backoff; other failures, and replies without a score, are recorded for the item.";
     i.params = ParamSchema{
@@ -131,7 +184,13 @@ class OpenAiJudge : public Judge {
         ParamSpec::enumeration("image_detail", {"high", "low", "auto"}).def("high").describe("image_url detail"),
         ParamSpec::string("prompt")
             .def(kDefaultPrompt)
-            .describe("rubric prompt; {reference} and {answer} are replaced"),
+            .describe("rubric prompt; {reference} and {answer} are replaced, or, without {answer}, two {} "
+                      "(reference, then answer) as eval_OSQ.py's prompt_OSQ"),
+        ParamSpec::enumeration("score_parse", {"first_integer", "points"})
+            .def("first_integer")
+            .describe("first_integer: the first run of digits in the reply, whatever its value (eval_OSQ.py's "
+                      "calculate_average_score, re.search(r'\\d+')); points: '[N points]' with N in 1-5. A reply "
+                      "without one has no score (benchmark/osq's unscored decides what it counts)"),
     };
     i.examples = {
         "judge: {plugin: judge/openai, url: \"http://localhost:8000/v1\", model: Qwen2.5-VL-72B-Instruct, "
@@ -151,7 +210,10 @@ class OpenAiJudge : public Judge {
         concurrency_(static_cast<size_t>(p.get_int("concurrency"))),
         send_image_(p.get_bool("send_image")),
         image_detail_(p.get_string("image_detail")),
-        prompt_(p.get_string("prompt")) {
+        prompt_(p.get_string("prompt")),
+        first_integer_(p.get_string("score_parse") == "first_integer") {
+    std::string error;
+    if (!fill_prompt(prompt_, "", "", error)) throw_bad_input("judge/openai: prompt: " + error);
     const std::string env = p.get_string("api_key_env");
     if (!env.empty()) {
       const char* key = std::getenv(env.c_str());
@@ -202,21 +264,8 @@ class OpenAiJudge : public Judge {
   }
 
   Json build_request(const Json& item) const {
-    const std::string reference = item.value("answer", "");
-    const std::string answer = item.value("response", "");
-    // One pass, so that a "{answer}" inside the reference stays as it is.
-    std::string text;
-    for (size_t at = 0; at < prompt_.size();) {
-      if (prompt_.compare(at, 11, "{reference}") == 0) {
-        text += reference;
-        at += 11;
-      } else if (prompt_.compare(at, 8, "{answer}") == 0) {
-        text += answer;
-        at += 8;
-      } else {
-        text += prompt_[at++];
-      }
-    }
+    std::string error;
+    const std::string text = fill_prompt(prompt_, item.value("answer", ""), item.value("response", ""), error).value();
     Json content = Json::array({{{"type", "text"}, {"text", text}}});
     const std::string image = item.value("image", "");
     if (send_image_ && !image.empty()) {
@@ -278,6 +327,17 @@ class OpenAiJudge : public Judge {
       return a;
     }
     a.result.raw = *text;
+    if (first_integer_) {
+      static const text::Regex digits("[0-9]+");
+      const auto score = digits.search(*text);
+      if (!score) {
+        a.result.error = "judge/openai: no number in the reply: " + excerpt(*text);
+        return a;
+      }
+      a.result.ok = true;
+      a.result.score = std::stod(*score);
+      return a;
+    }
     static const text::Regex points(R"(\[\s*(\d+(?:\.\d+)?)\s*points?\s*\])", text::Regex::kCaseless);
     const auto score = points.search(*text, 1);
     if (!score) {
@@ -305,6 +365,7 @@ class OpenAiJudge : public Judge {
   bool send_image_;
   std::string image_detail_;
   std::string prompt_;
+  bool first_integer_;
   std::string api_key_;
 };
 MSTAR_COMPONENT(OpenAiJudge)

@@ -6,6 +6,8 @@
 #include "mstar/plugin.h"
 #include "mstar/reward.h"
 #include "mstar/text/answers.h"
+#include "mstar/text/grade.h"
+#include "mstar/text/regex.h"
 
 namespace {
 
@@ -32,23 +34,36 @@ std::string truth_of(const Json& sample) {
 
 // overall = (1 - w) * accuracy + w * format: the reference's weighting
 // (the paper's text adds them; its code mixes them, and we follow the code).
+// Accuracy follows accuracy_reward of TFQ-GRPO_reward.py: the first
+// <answer> content, or without one the whole response, checked against the
+// truth by mathruler's grade_answer (mstar/text/grade.h).
 class TfqReward : public RewardFunction {
  public:
   using Interface = RewardFunction;
   static PluginInfo info() {
-    PluginInfo i = reward_info("tfq", "TFQ reward: (1-w)*accuracy + w*format, as MetaphorStar's EasyR1 fork.");
+    PluginInfo i = reward_info("tfq", "TFQ reward: (1-w)*accuracy + w*format, as MetaphorStar's EasyR1 fork "
+                                      "(train/examples/reward_function/TFQ-GRPO_reward.py).");
     i.params.add(ParamSpec::real("format_weight").def(0.5).range(0, 1).describe("w: weight of the format term"))
         .add(ParamSpec::boolean("strict").def(false).describe(
             "one think and one answer block, non-empty think, and accuracy only with a valid format "
-            "(the fix for format-reward hacking)"));
-    i.examples = {"reward: {plugin: reward/tfq, format_weight: 0.5, strict: false}"};
+            "(the fix for format-reward hacking)"))
+        .add(ParamSpec::enumeration("no_answer_tag", {"whole", "zero"}).def("whole").describe(
+            "a response without <answer>...</answer> on one line: whole = grade the whole stripped response "
+            "(the reference), zero = accuracy 0"));
+    i.examples = {"reward: {plugin: reward/tfq, format_weight: 0.5, strict: false, no_answer_tag: whole}"};
     return i;
   }
-  TfqReward(const Params& p, ComponentHost&) : weight_(p.get_float("format_weight")), strict_(p.get_bool("strict")) {}
+  TfqReward(const Params& p, ComponentHost&)
+      : weight_(p.get_float("format_weight")),
+        strict_(p.get_bool("strict")),
+        grade_untagged_(p.get_string("no_answer_tag") == "whole") {}
 
   RewardResult score(std::string_view response, const Json& sample) const override {
     const bool format = strict_ ? mstar::text::tfq_strict_format_ok(response) : mstar::text::tfq_format_ok(response);
-    bool correct = mstar::text::answers_equal(mstar::text::tfq_reward_answer(response), truth_of(sample));
+    const std::optional<std::string> tag = mstar::text::tfq_reward_tag(response);
+    bool correct = false;
+    if (tag || grade_untagged_)
+      correct = mstar::text::grade_answer(tag ? *tag : mstar::text::strip(response), mstar::text::strip(truth_of(sample)));
     if (strict_ && !format) correct = false;
     const double acc = correct ? 1.0 : 0.0, fmt = format ? 1.0 : 0.0;
     return {(1 - weight_) * acc + weight_ * fmt, {{"accuracy", acc}, {"format", fmt}}};
@@ -57,6 +72,7 @@ class TfqReward : public RewardFunction {
  private:
   double weight_;
   bool strict_;
+  bool grade_untagged_;
 };
 MSTAR_COMPONENT(TfqReward)
 

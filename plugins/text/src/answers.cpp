@@ -35,10 +35,13 @@ bool tfq_strict_format_ok(std::string_view response) {
   return think && !strip(*think).empty();
 }
 
-std::string tfq_reward_answer(std::string_view response) {
+std::optional<std::string> tfq_reward_tag(std::string_view response) {
   auto a = re(R"(<answer>(.*?)</answer>)", 0).search(response, 1);
-  return a ? strip(*a) : std::string();
+  if (!a) return std::nullopt;
+  return strip(*a);
 }
+
+std::string tfq_reward_answer(std::string_view response) { return tfq_reward_tag(response).value_or(""); }
 
 bool answers_equal(std::string_view answer, std::string_view truth) {
   return !answer.empty() && lower(strip(answer)) == lower(strip(truth));

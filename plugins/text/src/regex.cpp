@@ -79,6 +79,24 @@ std::vector<std::string> Regex::find_all(std::string_view subject, int group) co
   return out;
 }
 
+std::string Regex::replace_all(std::string_view subject, std::string_view replacement) const {
+  std::string out;
+  MatchData md(impl_->code);
+  PCRE2_SIZE start = 0, copied = 0;
+  while (start <= subject.size()) {
+    const int rc = pcre2_match(impl_->code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), start, 0,
+                               md.data, nullptr);
+    if (rc <= 0) break;
+    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md.data);
+    out.append(subject.substr(copied, ov[0] - copied));
+    out.append(replacement);
+    copied = ov[1];
+    start = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+  }
+  out.append(subject.substr(std::min<size_t>(copied, subject.size())));
+  return out;
+}
+
 std::string strip(std::string_view s) {
   size_t b = 0, e = s.size();
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;

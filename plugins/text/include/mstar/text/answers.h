@@ -1,32 +1,44 @@
-// Answer extraction and format checks, written to match the MetaphorStar
-// reference: the TFQ reward of its EasyR1 fork (train/) and its evaluation
-// scripts (eval_TFQ.py, eval_MCQ.py). The rules are spelled out next to each
-// function because they decide what counts as correct.
+// Answer extraction and format checks. Two families, kept apart because
+// they decide what counts as correct:
+// - the MetaphorStar reference's own rules, each naming the file it follows:
+//   the TFQ reward of its EasyR1 fork
+//   (train/examples/reward_function/TFQ-GRPO_reward.py; its answer check,
+//   mathruler's grade_answer, is in grade.h) and its evaluation scripts
+//   (evaluation/eval_TFQ.py, eval_MCQ.py);
+// - mstar's own lenient extractors (tfq_eval_answer, mcq_eval_answer),
+//   which no reference script uses.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace mstar::text {
 
-// The whole response matches <think>.*?</think>.*?<answer>.*?</answer>
-// (dot matches newlines), as the reference's format reward.
+// TFQ-GRPO_reward.py format_reward: the whole response matches
+// <think>.*?</think>.*?<answer>.*?</answer> (dot matches newlines).
 bool tfq_format_ok(std::string_view response);
-// Strict variant (off by default in reward/tfq): also exactly one think and
-// one answer block, and a non-empty think.
+// mstar's strict variant (off by default in reward/tfq): also exactly one
+// think and one answer block, and a non-empty think.
 bool tfq_strict_format_ok(std::string_view response);
-// Training-time accuracy: the first <answer>(.*?)</answer> without crossing
-// a newline, stripped; "" when absent.
+// TFQ-GRPO_reward.py accuracy_reward's re.search: the first
+// <answer>(.*?)</answer> that does not cross a newline, stripped; nullopt
+// when there is none (the reference then grades the whole response).
+std::optional<std::string> tfq_reward_tag(std::string_view response);
+// The same, "" when absent.
 std::string tfq_reward_answer(std::string_view response);
-// Correct when equal to the ground truth ignoring case ("t" = "T", "True" != "T").
+// mstar's plain comparison: equal to the ground truth ignoring case and
+// surrounding space ("t" = "T", "True" != "T", "{T}" != "T"). The reward
+// follows the reference's grade_answer (grade.h) instead.
 bool answers_equal(std::string_view answer, std::string_view truth);
 
-// Evaluation-time extraction (eval_TFQ.py): the last <answer>...</answer>
-// (dot matches newlines), else "Answer: T|F", else the last standalone T or F
-// word, else "". Stripped.
+// mstar's lenient extractors (no reference script uses them; in-training
+// validation can, with val_answers: lenient). TFQ: the last
+// <answer>...</answer> (dot matches newlines), else "Answer: T|F" ignoring
+// case, else the last standalone T or F word, else "". Stripped.
 std::string tfq_eval_answer(std::string_view response);
-// eval_MCQ.py: the last <answer>...</answer> if present (its first letter
-// A-F), else "Answer: X", else the last standalone capital letter A-F; "".
+// MCQ (reward/mcq): the last <answer>...</answer> if present (its first
+// letter A-F), else "Answer: X", else the last standalone capital A-F; "".
 std::string mcq_eval_answer(std::string_view response);
 
 // The reference scripts exactly, for benchmarks whose predictions the

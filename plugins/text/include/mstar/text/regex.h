@@ -29,6 +29,9 @@ class Regex {
   // Python re.findall for one group: every non-overlapping match.
   std::vector<std::string> find_all(std::string_view subject, int group = 0) const;
   size_t count(std::string_view subject) const { return find_all(subject).size(); }
+  // Python re.sub with a literal replacement: every non-overlapping match
+  // replaced by `replacement` (no group references).
+  std::string replace_all(std::string_view subject, std::string_view replacement) const;
 
  private:
   struct Impl;
