@@ -21,11 +21,6 @@ struct ConfigWorld {
   config::PluginLookup lookup;
 };
 
-// Known defect, left out until its fix lands: a YAML alias bomb (anchors
-// whose aliases nest) expands without bound in host/src/config/yaml_json.cpp.
-// Few aliases cannot multiply much: 8 of them nest at most 2^4-fold.
-inline bool alias_bomb_risk(std::string_view text) { return std::count(text.begin(), text.end(), '*') > 8; }
-
 inline const ConfigWorld& config_world() {
   static const ConfigWorld world = [] {
     ConfigWorld w;

@@ -1,8 +1,7 @@
 // TFQ JSONL rows: read_tfq_jsonl on the input as a file, strict (the first
 // bad row refuses the file) and lenient (bad rows listed, the rest kept).
-// Images are not decoded here: image_fuzz covers decoding, and the known
-// missing pixel budget (plugins/world/src/image.cpp) would otherwise be
-// reachable through a data URI.
+// Data URI images are decoded, under a small pixel budget (image_fuzz
+// explores the decoder itself).
 #include "fuzz_util.h"
 #include "mstar/world/tfq_reader.h"
 
@@ -10,7 +9,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace mstar;
   const auto file = fuzz::scratch_file("rows.jsonl", data, size);
   world::ReadOptions options;
-  options.decode_images = false;
+  options.max_pixels = int64_t{1024} * 1024;
   fuzz::refuse_cleanly([&] { (void)world::read_tfq_jsonl(file, options); });
   options.skip_bad_rows = true;
   return fuzz::refuse_cleanly([&] {

@@ -1,7 +1,7 @@
 # Tests of the implication world and the TFQ loaders (plugins/world).
 if(TARGET mstar_world)
   mstar_test(world_test
-    SOURCES world_test.cpp world_loader_test.cpp world_baseline_test.cpp world_plugin_test.cpp world_helpers.cpp
+    SOURCES world_test.cpp world_loader_test.cpp world_image_test.cpp world_baseline_test.cpp world_plugin_test.cpp world_helpers.cpp
     LIBRARIES mstar_world ${CMAKE_DL_LIBS})
   add_dependencies(world_test implication_world tfq_jsonl)
   target_compile_definitions(world_test PRIVATE

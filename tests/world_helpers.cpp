@@ -10,6 +10,17 @@
 
 namespace world_test {
 
+mstar::world::Image gradient(int w, int h) {
+  mstar::world::Image img(w, h);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      img.at(x, y)[0] = static_cast<uint8_t>(x * 255 / std::max(1, w - 1));
+      img.at(x, y)[1] = static_cast<uint8_t>(y * 255 / std::max(1, h - 1));
+      img.at(x, y)[2] = 77;
+    }
+  return img;
+}
+
 namespace fs = std::filesystem;
 
 namespace {

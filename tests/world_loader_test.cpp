@@ -15,19 +15,9 @@
 namespace fs = std::filesystem;
 using mstar::Json;
 using namespace mstar::world;
+using world_test::gradient;
 
 namespace {
-
-Image gradient(int w, int h) {
-  Image img(w, h);
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) {
-      img.at(x, y)[0] = static_cast<uint8_t>(x * 255 / std::max(1, w - 1));
-      img.at(x, y)[1] = static_cast<uint8_t>(y * 255 / std::max(1, h - 1));
-      img.at(x, y)[2] = 77;
-    }
-  return img;
-}
 
 Json good_row(const std::string& qid, const std::string& image = "img/a.png") {
   return Json{{"images", {image}}, {"problem", "<image> true or false: the crown is red."}, {"answer", "T"},
@@ -53,44 +43,6 @@ struct BadCase {
 };
 
 }  // namespace
-
-TEST(WorldBase64, RoundTripsAndRejectsGarbage) {
-  const std::vector<std::string> samples{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\x10", 3)};
-  for (const std::string& s : samples)
-    EXPECT_EQ(base64_decode(base64_encode(s)).value(), s);
-  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(base64_decode("Zm9v\nYmE=").value(), "fooba");
-  EXPECT_EQ(base64_decode("Zm9vYg").value(), "foob");  // padding optional
-  EXPECT_FALSE(base64_decode("Zm9v!").has_value());
-  EXPECT_FALSE(base64_decode("Z").has_value());
-  EXPECT_FALSE(base64_decode("Zm=9").has_value());
-  std::string why;
-  EXPECT_FALSE(parse_data_uri("data:image/gif;base64,R0lG", &why).has_value());
-  EXPECT_NE(why.find("image/gif"), std::string::npos);
-  EXPECT_FALSE(parse_data_uri("data:image/png,plain", &why).has_value());
-  EXPECT_TRUE(parse_data_uri("data:image/jpg;base64,Zm9v").has_value());
-}
-
-TEST(WorldImage, PngAndJpegDecode) {
-  const Image img = gradient(20, 10);
-  const Image png = decode_image(encode_png(img), "png");
-  EXPECT_EQ(png.rgb, img.rgb);
-  EXPECT_EQ(encode_png(img), encode_png(img));
-  const Image jpg = decode_image(encode_jpeg(img, 95), "jpg");
-  ASSERT_EQ(jpg.width, 20);
-  int worst = 0;
-  for (size_t i = 0; i < img.rgb.size(); ++i) worst = std::max(worst, std::abs(jpg.rgb[i] - img.rgb[i]));
-  EXPECT_LT(worst, 40);
-  EXPECT_EQ(image_extension(encode_png(img)), ".png");
-  EXPECT_EQ(image_extension(encode_jpeg(img)), ".jpg");
-  try {
-    decode_image("garbage", "x.png");
-    FAIL();
-  } catch (const mstar::Error& e) {
-    EXPECT_TRUE(e.is_bad_input());
-    EXPECT_NE(std::string(e.what()).find("x.png: cannot decode image"), std::string::npos);
-  }
-}
 
 TEST(WorldImage, PixelBudgetIsCheckedBeforeDecoding) {
   // A 16x16 PNG whose header claims 10000x10000 (100 M pixels; stb ignores
@@ -121,20 +73,6 @@ TEST(WorldImage, PixelBudgetIsCheckedBeforeDecoding) {
   EXPECT_EQ(load_image(ref).width, 8);
   ref.max_pixels = 63;
   EXPECT_THROW(load_image(ref), mstar::Error);
-}
-
-TEST(WorldImage, LetterboxKeepsAspect) {
-  Image wide(100, 50);
-  std::fill(wide.rgb.begin(), wide.rgb.end(), 200);
-  const Image out = resize_letterbox(wide, 64);
-  ASSERT_EQ(out.width, 64);
-  ASSERT_EQ(out.height, 64);
-  EXPECT_EQ(out.at(32, 0)[0], 128);   // padding above
-  EXPECT_EQ(out.at(32, 63)[0], 128);  // and below
-  EXPECT_NEAR(out.at(32, 32)[0], 200, 2);
-  EXPECT_NEAR(out.at(0, 32)[0], 200, 2);  // full width used
-  const Image same = resize_letterbox(gradient(64, 64), 64);
-  EXPECT_EQ(same.rgb, gradient(64, 64).rgb);
 }
 
 TEST(WorldReader, ReadsGeneratedFilesRoundTrip) {

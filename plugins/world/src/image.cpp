@@ -35,6 +35,10 @@ Image decode_image(std::string_view bytes, const std::string& what, int64_t max_
     const char* reason = detail::stb_failure();
     throw_bad_input(what + ": cannot decode image: " + (reason ? reason : "unknown format"));
   };
+  // Before stb reads even the header: stb's header probe builds the Huffman
+  // tables of a JPEG too.
+  if (const char* defect = detail::jpeg_defect(data, size))
+    throw_bad_input(what + ": cannot decode image: " + defect);
   int w = 0, h = 0, channels = 0;
   // Bytes whose header stb cannot read are refused here rather than handed
   // to the decoder: the budget must hold for every format stb decodes.

@@ -5,6 +5,8 @@
 // them through the wrappers below.
 #include "stb_impl.h"
 
+#include <algorithm>
+
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_NO_STDIO
@@ -49,6 +51,44 @@ unsigned char* stb_load(const unsigned char* bytes, int size, int* width, int* h
 }
 
 void stb_free(unsigned char* pixels) { stbi_image_free(pixels); }
+
+const char* jpeg_defect(const unsigned char* bytes, int size) {
+  if (size < 4 || bytes[0] != 0xFF || bytes[1] != 0xD8) return nullptr;
+  const auto be16 = [&](int at) { return (bytes[at] << 8) | bytes[at + 1]; };
+  bool entropy = false;  // inside a scan's entropy-coded data, markers are searched for
+  for (int pos = 2; pos + 1 < size;) {
+    if (bytes[pos] != 0xFF) {
+      if (!entropy) return nullptr;  // not a marker where one must be: stb refuses the file itself
+      ++pos;
+      continue;
+    }
+    const int marker = bytes[pos + 1];
+    if (marker == 0xFF) {  // fill byte
+      ++pos;
+      continue;
+    }
+    // Stuffed zero or restart marker: part of the entropy-coded data.
+    if (marker == 0x00 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01) {
+      pos += 2;
+      continue;
+    }
+    if (marker == 0xD9) return nullptr;  // end of image
+    if (pos + 3 >= size) return nullptr;  // truncated: stb reports it
+    const int length = be16(pos + 2);
+    const int end = std::min(size, pos + 2 + length);
+    if (marker == 0xC4) {
+      for (int t = pos + 4; t + 17 <= end;) {
+        int codes = 0;
+        for (int i = 0; i < 16; ++i) codes += bytes[t + 1 + i];
+        if (codes > 256) return "corrupt JPEG (a Huffman table declares more than 256 codes)";
+        t += 17 + codes;
+      }
+    }
+    entropy = marker == 0xDA;
+    pos = pos + 2 + length;
+  }
+  return nullptr;
+}
 
 const char* stb_failure() { return stbi_failure_reason(); }
 
