@@ -38,9 +38,13 @@ auto retry_busy(const std::filesystem::path& file, std::string_view what, F&& fn
     try {
       return fn();
     } catch (const SqliteError& e) {
-      if (!e.is_busy() || attempt >= kMaxAttempts) {
-        throw Error(ErrorCategory::Io, fmt::format("registry {}: {}: {}", file.string(), what, e.what()));
-      }
+      if (!e.is_busy()) throw Error(ErrorCategory::Io, fmt::format("registry {}: {}: {}", file.string(), what, e.what()));
+      if (attempt >= kMaxAttempts)
+        throw Error(ErrorCategory::Io,
+                    fmt::format("registry {}: {}: {}; another process held its lock through {} tries of {} s each. "
+                                "Nothing recorded is lost: run the same command again once it is released "
+                                "(finished nodes are reused from the store)",
+                                file.string(), what, e.what(), kMaxAttempts, kBusyTimeoutMs / 1000));
       // The first collision is routine (e.g. two processes creating the
       // database); repeated ones mean a writer holds its lock too long.
       logger().log(attempt == 1 ? spdlog::level::debug : spdlog::level::warn,

@@ -38,7 +38,14 @@ std::unique_ptr<Registry> Registry::open(const fs::path& db, OpenMode mode) {
                 mode == OpenMode::ReadOnly ? "read-only" : "read-write", impl->version);
     return std::unique_ptr<Registry>(new Registry(std::move(impl)));
   } catch (const detail::SqliteError& e) {
-    throw Error(ErrorCategory::Io, fmt::format("registry {}: {}", db.string(), e.what()));
+    const int primary = e.code() & 0xff;
+    const bool cannot_write = mode == OpenMode::ReadWrite && (primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY);
+    throw Error(ErrorCategory::Io,
+                fmt::format("registry {}: {}{}", db.string(), e.what(),
+                            cannot_write ? "; recording needs the file and its folder writable (SQLite's WAL mode "
+                                           "writes -wal and -shm files beside it): check permissions, a read-only "
+                                           "mount or free space, or give another registry with --registry"
+                                         : ""));
   }
 }
 
