@@ -1,8 +1,9 @@
 // algorithm/sft and algorithm/grpo end to end: the real `mstar` binary on a
 // tiny world and a tiny_vlm in a sandbox MSTAR_HOME. SFT drives its loss
 // down; GRPO raises the mean reward of a task a random policy solves
-// sometimes; a GRPO node killed after a checkpoint resumes from it and logs
-// exactly the metrics of an uninterrupted run (one thread).
+// sometimes; a GRPO node killed after a checkpoint and an SFT node
+// interrupted mid-run (both in the one TrainingLoop) resume and log exactly
+// the metrics of an uninterrupted run (one thread).
 #include <chrono>
 #include <csignal>
 #include <thread>
@@ -75,6 +76,82 @@ int checkpoint_step(const Sandbox& sb) {
   return best;
 }
 
+// The series of `node` that do not depend on the clock, by "key@step".
+std::map<std::string, double> deterministic_series(const Sandbox& sb, const std::string& node) {
+  auto reg = sb.registry();
+  auto nodes = nodes_of(*reg, reg->list_runs().at(0).id);
+  std::map<std::string, double> out;
+  for (const auto& p : reg->metrics(nodes.at(node).cache_key)) {
+    if (p.key.rfind("time/", 0) == 0 || p.key == "tokens_per_s") continue;
+    out[p.key + "@" + std::to_string(p.step)] = p.value;
+  }
+  return out;
+}
+
+// Runs `yaml` uninterrupted; then again, stopped by `signal` once `node` has
+// checkpointed step 6 or later, and once more to the end. The resumed node
+// must log exactly the deterministic series of the uninterrupted one (one
+// thread). SIGINT reaches the node as a cancellation: it checkpoints the
+// step it stopped at, says so, and resumes from that step.
+void expect_stopped_run_resumes_exactly(const std::string& yaml, const std::string& node, int signal,
+                                        size_t min_points) {
+  Sandbox clean;
+  auto f0 = clean.write("resume.yaml", yaml);
+  auto r0 = clean.run({"run", f0.string()});
+  ASSERT_EQ(r0.code(), 0) << r0.err;
+  const auto expected = deterministic_series(clean, node);
+
+  Sandbox sb;
+  auto f1 = sb.write("resume.yaml", yaml);
+  auto child = sb.spawn({"run", f1.string(), "--no-live"});
+  int seen = -1;
+  for (int waited = 0; waited < 120000 && seen < 6; waited += 5) {
+    seen = checkpoint_step(sb);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(child.id(), signal);
+  child.wait();
+  ASSERT_GE(seen, 6) << "no checkpoint appeared";
+  const int stopped_at = checkpoint_step(sb);
+  if (signal == SIGINT) {
+    auto reg = sb.registry();
+    const auto n = nodes_of(*reg, reg->list_runs().at(0).id).at(node);
+    EXPECT_EQ(n.status, "interrupted");
+    const std::string log = slurp(n.log_path);
+    EXPECT_NE(log.find("algorithm/" + node + " stopped at step " + std::to_string(stopped_at) +
+                       "; it resumes from there"),
+              std::string::npos)
+        << log;
+  }
+  auto again = sb.run({"run", f1.string()});
+  ASSERT_EQ(again.code(), 0) << again.err;
+  auto reg = sb.registry();
+  auto nodes = nodes_of(*reg, reg->list_runs().at(0).id);
+  EXPECT_NE(slurp(nodes.at(node).log_path).find("resumed from the checkpoint of step " + std::to_string(stopped_at)),
+            std::string::npos);
+  const auto got = deterministic_series(sb, node);
+  EXPECT_GT(expected.size(), min_points);
+  EXPECT_EQ(got.size(), expected.size());
+  for (const auto& [k, v] : expected) {
+    auto it = got.find(k);
+    ASSERT_NE(it, got.end()) << k;
+    EXPECT_EQ(it->second, v) << k;
+  }
+  // The resumed artifact holds the whole series, re-logged from the checkpoint.
+  const std::string metrics = slurp(fs::path(nodes.at(node).artifact_path) / "metrics.jsonl");
+  EXPECT_NE(metrics.find("\"step\":1,"), std::string::npos);
+}
+
+// SFT runs in the same loop as GRPO: validation, checkpoints, cancellation.
+const char* kSftNode = R"(
+  sft:
+    plugin: algorithm/sft
+    inputs: {model: init, data: world.train, val_data: world.bench}
+    params: {file: tfq_lite.jsonl, response_template: "<answer> {answer} </answer>", max_steps: 300, batch_size: 4,
+             micro_batch_size: 4, lr: 1.0e-3, sample_freq: 50, samples_per_log: 1, save_freq: 2,
+             val_max_rows: 4, val_max_new_tokens: 4, val_freq: 100}
+)";
+
 }  // namespace
 
 TEST(AlgorithmsEndToEnd, SftDrivesTheLossDown) {
@@ -125,6 +202,13 @@ TEST(AlgorithmsEndToEnd, DirectAnswerSftAndValidationPerKindOfStatement) {
   for (const char* kind : {"present", "colour", "position", "layout", "count"})
     per_kind += series(*reg, key, std::string("val/balanced_accuracy/literal/") + kind).empty() ? 0 : 1;
   EXPECT_GE(per_kind, 2u) << "validation per kind of literal statement";
+  // The loop both algorithms share times each validation (steps 0, 2, 4)
+  // and sums up the gain over the starting model.
+  EXPECT_EQ(series(*reg, key, "time/validation").size(), 3u);
+  const auto summaries = reg->summaries(key);
+  EXPECT_EQ(summaries.count("val_gain/balanced_accuracy"), 1u);
+  EXPECT_DOUBLE_EQ(summaries.at("val_gain/accuracy"), summaries.at("val/accuracy") -
+                                                   series(*reg, key, "val/accuracy").front());
   EXPECT_NE(slurp(fs::path(nodes_of(*reg, reg->list_runs().at(0).id).at("sft").artifact_path) / "samples.txt").find("<answer>"),
             std::string::npos);
 }
@@ -201,48 +285,10 @@ TEST(AlgorithmsEndToEnd, KilledGrpoResumesWithTheMetricsOfAnUninterruptedRun) {
                            grpo_node(", max_steps: 40, save_freq: 3, sft_coef: 0.5, sft_file: sft.jsonl, "
                                      "sft_batch_size: 4",
                                      "low_var_kl");
-  auto deterministic = [](const Sandbox& sb) {
-    auto reg = sb.registry();
-    auto nodes = nodes_of(*reg, reg->list_runs().at(0).id);
-    std::map<std::string, double> out;
-    for (const auto& p : reg->metrics(nodes.at("grpo").cache_key)) {
-      if (p.key.rfind("time/", 0) == 0 || p.key == "tokens_per_s") continue;
-      out[p.key + "@" + std::to_string(p.step)] = p.value;
-    }
-    return out;
-  };
-  Sandbox clean;
-  auto f0 = clean.write("resume.yaml", yaml);
-  auto r0 = clean.run({"run", f0.string()});
-  ASSERT_EQ(r0.code(), 0) << r0.err;
-  const auto expected = deterministic(clean);
+  expect_stopped_run_resumes_exactly(yaml, "grpo", SIGKILL, 40u * 20u);
+}
 
-  Sandbox sb;
-  auto f1 = sb.write("resume.yaml", yaml);
-  auto child = sb.spawn({"run", f1.string(), "--no-live"});
-  int seen = -1;
-  for (int waited = 0; waited < 120000 && seen < 6; waited += 5) {
-    seen = checkpoint_step(sb);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ::kill(child.id(), SIGKILL);  // the node dies with its host
-  child.wait();
-  ASSERT_GE(seen, 6) << "no checkpoint appeared";
-  ASSERT_LT(seen, 40);
-  auto again = sb.run({"run", f1.string()});
-  ASSERT_EQ(again.code(), 0) << again.err;
-  auto reg = sb.registry();
-  auto nodes = nodes_of(*reg, reg->list_runs().at(0).id);
-  EXPECT_NE(slurp(nodes.at("grpo").log_path).find("resumed from the checkpoint of step"), std::string::npos);
-  const auto got = deterministic(sb);
-  EXPECT_GT(expected.size(), 40u * 20u) << "every step logs a few dozen deterministic series";
-  EXPECT_EQ(got.size(), expected.size());
-  for (const auto& [k, v] : expected) {
-    auto it = got.find(k);
-    ASSERT_NE(it, got.end()) << k;
-    EXPECT_EQ(it->second, v) << k;
-  }
-  // The resumed artifact holds the whole series, re-logged from the checkpoint.
-  const std::string metrics = slurp(fs::path(nodes.at("grpo").artifact_path) / "metrics.jsonl");
-  EXPECT_NE(metrics.find("\"step\":1,"), std::string::npos);
+TEST(AlgorithmsEndToEnd, InterruptedSftCheckpointsWhereItStoppedAndResumesExactly) {
+  expect_stopped_run_resumes_exactly(std::string("name: sft-resume\nseed: 4\nnodes:") + kBase + kSftNode, "sft",
+                                     SIGINT, 300u * 6u);
 }

@@ -16,7 +16,19 @@ namespace mstar::algorithms {
 
 namespace fs = std::filesystem;
 
-// ---- params ------------------------------------------------------------------------------
+// ---- descriptor and params -------------------------------------------------------------------
+
+PluginInfo algorithm_info(const std::string& name, const std::string& description, const std::string& model_doc) {
+  PluginInfo i;
+  i.kind = "algorithm";
+  i.name = name;
+  i.version = "1";
+  i.description = description;
+  i.inputs = {{"model", "backbone", true, model_doc},
+              {"data", "dataset", true, "a dataset split (world.train) holding `file`"}};
+  i.outputs = {{"", "backbone", "the trained model (model.safetensors, config.json, tokenizer.json), samples.txt"}};
+  return i;
+}
 
 void add_prompt_params(ParamSchema& schema, const char* levels_doc) {
   schema

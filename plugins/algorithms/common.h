@@ -16,11 +16,17 @@
 #include "mstar/ml/backbone.h"
 #include "mstar/node.h"
 #include "mstar/params.h"
+#include "mstar/plugin.h"
 #include "mstar/reward.h"
 #include "trainer.h"
 #include "val_answers.h"
 
 namespace mstar::algorithms {
+
+// kind algorithm, the inputs `model` (a backbone; `model_doc` says its role)
+// and `data`, and the trained backbone as the output; the node adds its
+// params, optional inputs and examples.
+PluginInfo algorithm_info(const std::string& name, const std::string& description, const std::string& model_doc);
 
 struct OptimizerDefaults {
   double lr = 1e-6;

@@ -7,7 +7,9 @@
 #include "mstar/artifact.h"
 #include "mstar/error.h"
 #include "mstar/ml/registry.h"
+#include "mstar/text/answers.h"
 #include "mstar/text/prompts.h"
+#include "mstar/text/regex.h"
 
 namespace mstar::bench {
 
@@ -148,6 +150,45 @@ void write_reference_json(NodeContext& ctx, const Answers& a,
     const std::string name = k == 0 ? "eval_result.json" : "eval_result_s" + std::to_string(k) + ".json";
     write_file_atomic(ctx.output_dir() / name, entries.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
   }
+}
+
+AnswerRule reference_rule(std::function<std::string(const std::string& response)> extract) {
+  AnswerRule rule;
+  rule.extract = std::move(extract);
+  rule.key = text::lower;
+  rule.correct = [](const Prediction& p) { return text::reference_answers_equal(p.extracted, p.truth); };
+  return rule;
+}
+
+ScoredAnswers score_answers(NodeContext& ctx, const BenchmarkSpec& spec, const AnswerRule& rule) {
+  ScoredAnswers out{answer_rows(ctx, spec), {}};
+  const Answers& a = out.answers;
+  out.samples = per_sample<Prediction>(a, [&](size_t i, size_t k) {
+    const TaskRow& r = a.rows[i];
+    Prediction p;
+    p.truth = r.answer;
+    p.extracted = rule.extract(a.responses[i][k]);
+    p.key = rule.key(p.extracted);
+    p.correct = rule.correct(p);
+    p.group = r.image_url;  // the reference's scripts group by Image_URL
+    p.category = r.category;
+    p.heldout = r.heldout;
+    return p;
+  });
+
+  std::vector<Json> lines;
+  for (size_t i = 0; i < a.rows.size(); ++i)
+    for (size_t k = 0; k < a.samples(); ++k) {
+      const Prediction& p = out.samples[k][i];
+      Json line = prediction_line(a, i, k);
+      line["extracted"] = p.extracted;
+      line["correct"] = p.correct;
+      if (rule.annotate) rule.annotate(line, a.rows[i], p);
+      lines.push_back(std::move(line));
+    }
+  write_predictions(ctx, lines);
+  if (rule.reference_json) write_reference_json(ctx, a, [&](size_t i, size_t k) { return a.responses[i][k]; });
+  return out;
 }
 
 void record(NodeContext& ctx, const BenchmarkSpec& spec, const Answers& a,

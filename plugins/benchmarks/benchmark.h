@@ -1,7 +1,7 @@
 // What the benchmark nodes share: their params and ports, reading the task
 // rows, answering them with the backbone, and recording what came out.
 // Each node (tfq_bench.cpp, mcq_bench.cpp, osq_bench.cpp,
-// short_answer_bench.cpp) adds its extraction and metrics. Private to the
+// short_answer_bench.cpp) adds its extraction (an AnswerRule) and metrics. Private to the
 // benchmarks plugin.
 #pragma once
 
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "generation.h"
+#include "metrics.h"
 #include "mstar/plugin.h"
 #include "tasks.h"
 
@@ -70,6 +71,31 @@ Json prediction_line(const Answers& a, size_t row, size_t sample);
 void write_predictions(NodeContext& ctx, const std::vector<Json>& lines);
 void write_reference_json(NodeContext& ctx, const Answers& a,
                           const std::function<std::string(size_t row, size_t sample)>& model_output);
+
+// How a benchmark with one right answer per row reads a response.
+struct AnswerRule {
+  std::function<std::string(const std::string& response)> extract;  // the answer; "" = none
+  std::function<std::string(const std::string& extracted)> key;      // what majority votes compare
+  std::function<bool(const Prediction& p)> correct;                  // p.extracted against p.truth
+  // Keys a node adds to a row's line of predictions.jsonl (beside
+  // "extracted" and "correct"); may be empty.
+  std::function<void(Json& line, const TaskRow& row, const Prediction& p)> annotate;
+  bool reference_json = true;  // also eval_result.json (the paper's formats)
+};
+
+// The rule of the paper's scripts (eval_TFQ.py, eval_MCQ.py): the answer
+// `extract` takes, compared with the truth ignoring case; eval_result.json.
+AnswerRule reference_rule(std::function<std::string(const std::string& response)> extract);
+
+struct ScoredAnswers {
+  Answers answers;
+  std::vector<std::vector<Prediction>> samples;  // [sample][row]
+};
+
+// Answers the rows (answer_rows), reads every response by `rule` and writes
+// predictions.jsonl and, with rule.reference_json, eval_result*.json (whose
+// Model_Output is the whole response).
+ScoredAnswers score_answers(NodeContext& ctx, const BenchmarkSpec& spec, const AnswerRule& rule);
 
 // Records every summary, annotates the manifest and logs the headline
 // metrics (those of `headline` that exist).

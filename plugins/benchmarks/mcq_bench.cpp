@@ -4,7 +4,6 @@
 #include "metrics.h"
 #include "mstar/text/answers.h"
 #include "mstar/text/prompts.h"
-#include "mstar/text/regex.h"
 
 namespace mstar::bench {
 
@@ -46,38 +45,16 @@ class McqBench {
   static PluginInfo info() { return benchmark_info(mcq_spec()); }
 
   void run(NodeContext& ctx) {
-    const Answers a = answer_rows(ctx, mcq_spec());
-    const auto samples = per_sample<Prediction>(a, [&](size_t i, size_t k) {
-      const TaskRow& r = a.rows[i];
-      Prediction p;
-      p.truth = r.answer;
-      p.extracted = text::mcq_reference_answer(a.responses[i][k]);
-      p.key = text::lower(p.extracted);
-      p.correct = text::reference_answers_equal(p.extracted, r.answer);
-      p.group = r.image_url;
-      p.heldout = r.heldout;
-      return p;
-    });
-
-    std::vector<Json> lines;
-    for (size_t i = 0; i < a.rows.size(); ++i)
-      for (size_t k = 0; k < a.samples(); ++k) {
-        Json line = prediction_line(a, i, k);
-        line["extracted"] = samples[k][i].extracted;
-        line["correct"] = samples[k][i].correct;
-        lines.push_back(std::move(line));
-      }
-    write_predictions(ctx, lines);
-    write_reference_json(ctx, a, [&](size_t i, size_t k) { return a.responses[i][k]; });
+    const ScoredAnswers s = score_answers(ctx, mcq_spec(), reference_rule(text::mcq_reference_answer));
 
     SummaryOptions options;
     options.kind = AnswerKind::Choice;
     options.by_category = false;
-    auto summaries = summarize(samples, options);
+    auto summaries = summarize(s.samples, options);
     double chance = 0;
-    for (const auto& r : a.rows) chance += 1.0 / static_cast<double>(option_count(r));
-    summaries[metric::kChance] = chance / static_cast<double>(a.rows.size());
-    record(ctx, mcq_spec(), a, summaries,
+    for (const auto& r : s.answers.rows) chance += 1.0 / static_cast<double>(option_count(r));
+    summaries[metric::kChance] = chance / static_cast<double>(s.answers.rows.size());
+    record(ctx, mcq_spec(), s.answers, summaries,
            {metric::kAccuracy, metric::kBalancedAccuracy, metric::kChance, metric::kEmptyAnswers,
             metric::kMajorityAccuracy});
   }

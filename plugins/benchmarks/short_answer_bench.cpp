@@ -41,35 +41,20 @@ const BenchmarkSpec& reasoning_spec() {
 }
 
 void run_short_answer(NodeContext& ctx, const BenchmarkSpec& spec) {
-  const Answers a = answer_rows(ctx, spec);
-  const auto samples = per_sample<Prediction>(a, [&](size_t i, size_t k) {
-    const TaskRow& r = a.rows[i];
-    Prediction p;
-    p.truth = r.answer;
-    p.extracted = text::final_answer_text(a.responses[i][k]);
-    p.key = text::normalize_short_answer(p.extracted);
-    p.correct = !p.key.empty() && p.key == text::normalize_short_answer(r.answer);
-    p.group = r.image_url;
-    p.category = r.category;
-    p.heldout = r.heldout;
-    return p;
-  });
-
-  std::vector<Json> lines;
-  for (size_t i = 0; i < a.rows.size(); ++i)
-    for (size_t k = 0; k < a.samples(); ++k) {
-      Json line = prediction_line(a, i, k);
-      line["extracted"] = samples[k][i].extracted;
-      line["normalized"] = samples[k][i].key;
-      line["correct"] = samples[k][i].correct;
-      if (a.rows[i].raw.contains("hops")) line["hops"] = a.rows[i].raw["hops"];
-      lines.push_back(std::move(line));
-    }
-  write_predictions(ctx, lines);
+  AnswerRule rule;
+  rule.extract = text::final_answer_text;
+  rule.key = text::normalize_short_answer;
+  rule.correct = [](const Prediction& p) { return !p.key.empty() && p.key == text::normalize_short_answer(p.truth); };
+  rule.annotate = [](Json& line, const TaskRow& row, const Prediction& p) {
+    line["normalized"] = p.key;
+    if (row.raw.contains("hops")) line["hops"] = row.raw["hops"];
+  };
+  rule.reference_json = false;
+  const ScoredAnswers s = score_answers(ctx, spec, rule);
 
   SummaryOptions options;
   options.kind = AnswerKind::Free;
-  record(ctx, spec, a, summarize(samples, options),
+  record(ctx, spec, s.answers, summarize(s.samples, options),
          {metric::kAccuracy, metric::kMajorityBaseline, metric::kEmptyAnswers, metric::kMajorityAccuracy});
 }
 

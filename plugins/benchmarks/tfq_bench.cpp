@@ -6,7 +6,6 @@
 #include "metrics.h"
 #include "mstar/text/answers.h"
 #include "mstar/text/prompts.h"
-#include "mstar/text/regex.h"
 
 namespace mstar::bench {
 
@@ -42,34 +41,11 @@ class TfqBench {
   static PluginInfo info() { return benchmark_info(tfq_spec()); }
 
   void run(NodeContext& ctx) {
-    const Answers a = answer_rows(ctx, tfq_spec());
-    const auto samples = per_sample<Prediction>(a, [&](size_t i, size_t k) {
-      const TaskRow& r = a.rows[i];
-      Prediction p;
-      p.truth = r.answer;
-      p.extracted = text::tfq_reference_answer(a.responses[i][k]);
-      p.key = text::lower(p.extracted);
-      p.correct = text::reference_answers_equal(p.extracted, r.answer);
-      p.group = r.image_url;  // eval_TFQ.py groups by Image_URL
-      p.category = r.category;
-      p.heldout = r.heldout;
-      return p;
-    });
-
-    std::vector<Json> lines;
-    for (size_t i = 0; i < a.rows.size(); ++i)
-      for (size_t k = 0; k < a.samples(); ++k) {
-        Json line = prediction_line(a, i, k);
-        line["extracted"] = samples[k][i].extracted;
-        line["correct"] = samples[k][i].correct;
-        lines.push_back(std::move(line));
-      }
-    write_predictions(ctx, lines);
-    write_reference_json(ctx, a, [&](size_t i, size_t k) { return a.responses[i][k]; });
+    const ScoredAnswers s = score_answers(ctx, tfq_spec(), reference_rule(text::tfq_reference_answer));
 
     SummaryOptions options;
     options.kind = AnswerKind::TrueFalse;
-    record(ctx, tfq_spec(), a, summarize(samples, options),
+    record(ctx, tfq_spec(), s.answers, summarize(s.samples, options),
            {metric::kAccuracy, metric::kBalancedAccuracy, metric::kMajorityBaseline, metric::kAnswerBias,
             metric::kGroupAccuracy, metric::kEmptyAnswers, metric::kMajorityAccuracy});
   }
