@@ -93,7 +93,8 @@ report "node-killed-mid-write" "$status" "killed while writing $(basename "$stag
 home="$work/full"
 MSTAR_HOME="$home" MSTAR_FAULT_ENOSPC_AFTER=50000 "$MSTAR" run "$work/long.yaml" --no-live >/dev/null 2>&1
 first=$?
-reason=$(sql "$home" "SELECT reason FROM node_runs" | head -c 160)
+reason=$(sql "$home" "SELECT reason FROM node_runs")
+reason=${reason:0:160}
 manifests=$(find "$home/store" -name manifest.json | wc -l)
 MSTAR_HOME="$home" "$MSTAR" run "$work/long.yaml" --no-live >/dev/null 2>&1
 again=$?
