@@ -25,6 +25,9 @@
 //   kill    `scancel`.
 // What stays the host's in both: the store (a filesystem both sides see), the
 // registry (only the host writes it), the artifact check after `end`.
+// What a Slurm run would set rather than change: --cpu-budget (the
+// default is this machine's cores), and node timeouts, which the scheduler
+// counts from start(), queue time included.
 #pragma once
 
 #include <cstddef>
