@@ -7,6 +7,11 @@ SRC_DIR=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cmake --install "$BUILD_DIR" --prefix "$work/prefix" >/dev/null
+# The test plugins are not part of a default install; this test adds them.
+if MSTAR_HOME="$work/probe-home" "$work/prefix/bin/mstar" plugins list | grep -q "^test "; then
+  echo "cmake --install installed the test plugins"; exit 1
+fi
+cmake --install "$BUILD_DIR" --prefix "$work/prefix" --component tests >/dev/null
 cmake -S "$SRC_DIR/tests/fixtures/external_plugin" -B "$work/build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/build" >/dev/null
 cat > "$work/graph.yaml" <<'YAML'

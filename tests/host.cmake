@@ -17,3 +17,7 @@ set_tests_properties(external_plugin_out_of_tree PROPERTIES TIMEOUT 600 RUN_SERI
 
 mstar_test(rewards_test SOURCES rewards_test.cpp LIBRARIES mstar_host mstar_text Boost::filesystem)
 add_dependencies(rewards_test mstar testing rewards)
+
+# Unit tests of the host's planning and scheduling: plugins in memory and a
+# fake launcher, no mstar binary, no child process.
+mstar_test(host_unit_test SOURCES host_plan_test.cpp host_scheduler_test.cpp LIBRARIES mstar_host)

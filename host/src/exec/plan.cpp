@@ -44,14 +44,23 @@ std::string node_cache_key(const NodeInstance& n) {
 }
 
 Plan make_plan(const PlanRequest& request, const PluginCatalog& catalog) {
+  return make_plan(request, catalog.plugins());
+}
+
+Plan make_plan(const PlanRequest& request, const std::map<std::string, LoadedPlugin>& plugins) {
   config::Experiment exp = config::load_experiment(request.file, request.overrides);
   if (!request.set_sweep.empty()) config::narrow_sweep(exp, request.set_sweep);
 
+  auto find = [&plugins](const std::string& id) -> const LoadedPlugin* {
+    auto it = plugins.find(id);
+    return it == plugins.end() ? nullptr : &it->second;
+  };
   config::PluginLookup lookup = [&](const std::string& id) -> const PluginInfo* {
-    const LoadedPlugin* p = catalog.find(id);
+    const LoadedPlugin* p = find(id);
     return p ? &p->info : nullptr;
   };
-  const std::vector<std::string> ids = catalog.ids();
+  std::vector<std::string> ids;
+  for (const auto& [id, _] : plugins) ids.push_back(id);
   config::validate_sweep_keys(exp, lookup, ids);
 
   Plan plan;
@@ -63,13 +72,13 @@ Plan make_plan(const PlanRequest& request, const PluginCatalog& catalog) {
   auto note_library = [&plan](const std::string& id, const LoadedPlugin& p) {
     plan.libraries[id] = {{"library", p.library.string()}, {"sha256", p.sha256}};
   };
-  for (const auto& [id, p] : catalog.plugins()) {
+  for (const auto& [id, p] : plugins) {
     if (p.info.interface_name.empty()) continue;
     plan.components[id] = p.library;
     note_library(id, p);
   }
   for (const auto& node : exp.nodes) {
-    const LoadedPlugin* p = catalog.find(node.plugin);
+    const LoadedPlugin* p = find(node.plugin);
     if (p && !p->info.interface_name.empty())
       throw_bad_input(node.loc.str() + ": node '" + node.name + "': " + node.plugin + " is a " +
                       p->info.interface_name + " component, not a node; name it inside a node's params, e.g. "
@@ -91,7 +100,7 @@ Plan make_plan(const PlanRequest& request, const PluginCatalog& catalog) {
     std::map<std::string, std::string> key_of;
     std::vector<NodeInstance> built;
     for (const auto& node : graph.nodes) {
-      const LoadedPlugin& plugin = catalog.require(node.plugin);
+      const LoadedPlugin& plugin = *find(node.plugin);  // resolve_graph has checked every id
       NodeInstance inst;
       inst.plugin = node.plugin;
       inst.plugin_version = plugin.info.version;

@@ -17,6 +17,7 @@
 namespace mstar {
 
 class PluginCatalog;
+struct LoadedPlugin;
 
 struct NodeInstance {
   std::string key;
@@ -64,6 +65,8 @@ struct PlanRequest {
 
 // Throws Error(BadInput) listing every problem with its file:line.
 Plan make_plan(const PlanRequest& request, const PluginCatalog& catalog);
+// The same over plugins already known by id (tests build them in memory).
+Plan make_plan(const PlanRequest& request, const std::map<std::string, LoadedPlugin>& plugins);
 
 // Canonical identity strings (exposed for tests).
 std::string node_cache_key(const NodeInstance& node);

@@ -1,5 +1,6 @@
 #include "exec/progress.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -59,7 +60,7 @@ void Progress::finished(const NodeInstance& node, const std::string& outcome, co
   char dur[32];
   std::snprintf(dur, sizeof dur, "%.2fs", secs);
   std::string text = outcome;
-  text.resize(8, ' ');
+  text.resize(std::max<size_t>(text.size() + 1, 8), ' ');  // "interrupted" is wider than the column
   text += short_name(node) + " " + dur + (reason.empty() ? "" : ": " + reason);
   if (live_ && outcome == "done") return redraw();
   line(text);

@@ -1,7 +1,8 @@
-// Runs a Plan: node instances as child processes (`mstar exec-node`) on one
-// Asio io_context, dependencies first, up to `jobs` at once within the CPU
-// budget. The host is the registry's single writer; children stream events
-// on a pipe and leave everything durable in their artifact directory.
+// Runs a Plan on one Asio io_context: dependencies first, up to `jobs` at
+// once within the CPU budget, retries, timeouts and interrupts. A Launcher
+// (launcher.h) runs each attempt somewhere and streams its events back; the
+// attempt leaves everything durable in its artifact directory. The host is
+// the registry's single writer.
 #pragma once
 
 #include <string>
@@ -9,9 +10,12 @@
 #include "exec/plan.h"
 #include "util/paths.h"
 
+namespace boost::asio { class io_context; }
+
 namespace mstar {
 
 namespace registry { class Registry; }
+class Launcher;
 
 struct RunOptions {
   int jobs = 1;
@@ -30,7 +34,12 @@ struct RunOutcome {
   int exit_code() const { return was_interrupted ? 130 : (failed || skipped || trials_failed) ? 1 : 0; }
 };
 
+// Node instances as child processes of this host (LocalLauncher).
 RunOutcome execute_plan(const Plan& plan, registry::Registry& registry, const Paths& paths,
                         const RunOptions& options);
+// Through `launcher`, which delivers on `io`; `io` runs until the plan is
+// through. SIGINT and SIGTERM interrupt the run while it goes on.
+RunOutcome execute_plan(const Plan& plan, registry::Registry& registry, const Paths& paths,
+                        const RunOptions& options, boost::asio::io_context& io, Launcher& launcher);
 
 }  // namespace mstar

@@ -25,7 +25,7 @@ std::string_view to_string(ParamType type) noexcept;
 std::optional<ParamType> param_type_from_string(std::string_view name) noexcept;
 
 // One parameter. Built with the named constructors and chained setters:
-//   ParamSpec::integer("rollout_n").def(5).range(1, 1024).doc("samples per prompt")
+//   ParamSpec::integer("rollout_n").def(5).range(1, 1024).describe("samples per prompt")
 struct ParamSpec {
   std::string name;
   ParamType type = ParamType::String;

@@ -1,0 +1,39 @@
+// Node attempts as child processes of the host (`mstar exec-node`,
+// Boost.Process) on the scheduler's io_context. The child's stderr is the
+// node's log; its stdout is the event pipe. Children die with the host
+// (exec-node sets PR_SET_PDEATHSIG).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "exec/launcher.h"
+
+namespace boost::asio { class io_context; }
+
+namespace mstar {
+
+class LocalLauncher : public Launcher {
+ public:
+  // `exe`: the mstar binary that runs `exec-node`.
+  LocalLauncher(boost::asio::io_context& io, std::string exe);
+  ~LocalLauncher() override;
+
+  void start(size_t id, const LaunchRequest& request, LaunchCallbacks callbacks) override;
+  void cancel(size_t id) override;
+  void kill(size_t id) override;
+
+  struct Child;  // one running attempt (local_launcher.cpp)
+
+ private:
+  void read_events(const std::shared_ptr<Child>& c);
+  void maybe_end(const std::shared_ptr<Child>& c);
+  void signal(size_t id, int sig);
+
+  boost::asio::io_context& io_;
+  std::string exe_;
+  std::map<size_t, std::shared_ptr<Child>> children_;
+};
+
+}  // namespace mstar
