@@ -1,5 +1,7 @@
 // Plugin loading: every kind of bad library is refused with a message that
 // says what to fix, and the host survives all of them.
+#include <sstream>
+
 #include "host_helpers.h"
 
 using namespace mstar::testing;
