@@ -14,6 +14,15 @@ std::string list_all(const Sandbox& sb, const fs::path& dir) {
   return r.out;
 }
 
+// The test plugins copied into SANDBOX/plugins, a directory of its own.
+fs::path copy_testing_plugin(const Sandbox& sb) {
+  const fs::path dir = sb.dir() / "plugins";
+  fs::create_directories(dir);
+  const fs::path lib = dir / "libmstar_testing_copy.so";
+  fs::copy_file(fs::path(MSTAR_BINARY_DIR) / "plugins/libmstar_testing.so", lib);
+  return lib;
+}
+
 }  // namespace
 
 TEST(Loader, RefusesNonPluginsWrongVersionsCrashesAndDuplicates) {
@@ -72,10 +81,8 @@ TEST(Loader, UnknownCommandAndBadFlagsAreBadInput) {
 // probed, unless --trust-plugin-dir.
 TEST(Loader, RefusesPluginsSomeoneElseCouldHaveWritten) {
   Sandbox sb;
-  const fs::path dir = sb.dir() / "plugins";
-  fs::create_directories(dir);
-  const fs::path lib = dir / "libmstar_testing_copy.so";
-  fs::copy_file(fs::path(MSTAR_BINARY_DIR) / "plugins/libmstar_testing.so", lib);
+  const fs::path lib = copy_testing_plugin(sb);
+  const fs::path dir = lib.parent_path();
   fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                            fs::perms::others_read | fs::perms::others_exec);
   fs::permissions(lib, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
@@ -121,10 +128,8 @@ TEST(Loader, RefusesPluginsSomeoneElseCouldHaveWritten) {
 // what sha256sum says of the file.
 TEST(Loader, RunsRecordEachPluginLibrarysSha256) {
   Sandbox sb;
-  const fs::path dir = sb.dir() / "plugins";
-  fs::create_directories(dir);
-  const fs::path lib = dir / "libmstar_testing_copy.so";
-  fs::copy_file(fs::path(MSTAR_BINARY_DIR) / "plugins/libmstar_testing.so", lib);
+  const fs::path lib = copy_testing_plugin(sb);
+  const fs::path dir = lib.parent_path();
   auto file = sb.write("e.yaml", "name: e\nnodes:\n  a: {plugin: test/echo}\n  b: {plugin: test/sum, inputs: {a: a}}\n");
   auto r = sb.run({"run", file.string(), "--plugin-path", dir.string()});
   ASSERT_EQ(r.code(), 0) << r.err;
