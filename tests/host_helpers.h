@@ -49,8 +49,9 @@ class Sandbox {
     return p;
   }
   bp::environment env() const {
+    // set()/erase(), not operator[]: see host/src/exec/local_launcher.cpp.
     bp::environment e = boost::this_process::environment();
-    e["MSTAR_HOME"] = home().string();
+    e.set("MSTAR_HOME", home().string());
     e.erase("MSTAR_PLUGIN_PATH");
     return e;
   }
@@ -64,7 +65,7 @@ class Sandbox {
     fs::remove(out);
     fs::remove(err);
     bp::environment e = env();
-    for (const auto& [k, v] : extra_env) e[k] = v;
+    for (const auto& [k, v] : extra_env) e.set(k, v);
     bp::child c(mstar(), bp::args(args), bp::std_out > out.string(), bp::std_err > err.string(),
                 bp::std_in.close(), e);
     c.wait();

@@ -71,13 +71,16 @@ void LocalLauncher::start(size_t id, const LaunchRequest& request, LaunchCallbac
         maybe_end(c);
       });
     };
+    // set() and erase() only: Boost 1.74's environment operator[] and find()
+    // compare the key past the end of shorter entries (a heap overread that
+    // ASan reports on every launch).
     bp::environment env = boost::this_process::environment();
-    env["MSTAR_NODE_SPEC"] = spec_arg == "--from-env" ? spec_json : std::string();
+    env.set("MSTAR_NODE_SPEC", spec_arg == "--from-env" ? spec_json : std::string());
     // BLAS/OpenMP pools sized to the node's CPU share. Passive waiting: with
     // spinning OpenMP threads, two nodes sharing two cores ran 20-40x slower.
     const std::string cpus = std::to_string(request.spec.threads);
-    for (const char* var : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}) env[var] = cpus;
-    if (env.find("OMP_WAIT_POLICY") == env.end()) env["OMP_WAIT_POLICY"] = "PASSIVE";
+    for (const char* var : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}) env.set(var, cpus);
+    if (!std::getenv("OMP_WAIT_POLICY")) env.set("OMP_WAIT_POLICY", "PASSIVE");
     if (log) {
       c->child = std::make_unique<bp::child>(exe_, "exec-node", spec_arg, bp::std_out > *c->pipe, bp::std_err > log,
                                              bp::std_in < bp::null, env, io_, bp::on_exit(on_exit));
