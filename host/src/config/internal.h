@@ -62,7 +62,7 @@ SourceLoc mark_loc(const std::string& file, const YAML::Mark& mark);
 // kMaxYamlBytes bytes of scalar text; past that it throws a BadInput error
 // naming the file and line where the budget ran out. The largest shipped
 // experiment has a few hundred values; a sweep listing 20,000 points of ten
-// keys still fits. (Refusing a bomb at the budget takes 0.2 s, 2.5 s under
+// keys still fits. (Refusing a bomb at the budget takes 0.2 s, 1.5 s under
 // ASan: the fuzz harnesses' 10 s limit must hold.)
 inline constexpr size_t kMaxYamlNodes = 200'000;
 inline constexpr size_t kMaxYamlBytes = 32u << 20;
