@@ -48,7 +48,11 @@ class SpaceBudget {
   static constexpr size_t kUnlimited = static_cast<size_t>(-1);
   size_t left_ = kUnlimited;
 };
-SpaceBudget g_space;
+// Created on first use: no static constructor in the host.
+SpaceBudget& space_budget() {
+  static SpaceBudget budget;
+  return budget;
+}
 
 extern "C" void on_stop_signal(int) { g_cancel.store(true); }
 
@@ -200,7 +204,7 @@ class ChildContext final : public NodeContext {
       if (!metrics_) throw_io("cannot open " + (spec_.staging / kMetricsFile).string());
     }
     const std::string line = event.dump() + "\n";
-    g_space.charge(line.size(), spec_.staging / kMetricsFile);
+    space_budget().charge(line.size(), spec_.staging / kMetricsFile);
     if (std::fwrite(line.data(), 1, line.size(), metrics_) != line.size())
       throw_io("cannot write " + (spec_.staging / kMetricsFile).string() + ": " + std::strerror(errno));
     channel_.send(event);
@@ -226,7 +230,7 @@ void publish(const NodeSpecFile& spec, const PluginInfo& info, const Json& annot
                    {"seed", spec.seed},        {"created", now_seconds()}, {"outputs", outputs}};
   for (const auto& [k, v] : annotations.items()) manifest[k] = v;
   const std::string text = manifest.dump(2);
-  g_space.charge(text.size(), spec.staging / kManifestFile);
+  space_budget().charge(text.size(), spec.staging / kManifestFile);
   write_file_atomic(spec.staging / kManifestFile, text);
   fs::create_directories(spec.final_dir.parent_path());
   std::error_code ec;
