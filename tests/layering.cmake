@@ -1,0 +1,60 @@
+# The layering rules of docs/architecture.md, checked on every build:
+# the host links no plugin library, in-tree plugins include only installed
+# headers (or their own), installed headers pull in no private dependency.
+# The link closures are read here, at configure time, where CMake knows
+# them; tests/layering_test.sh compares them and scans the sources.
+
+# Targets reachable from `target` through LINK_LIBRARIES and
+# INTERFACE_LINK_LIBRARIES (aliases resolved, $<LINK_ONLY:> unwrapped).
+function(mstar_link_closure target out)
+  set(seen "")
+  set(queue ${target})
+  while(queue)
+    list(POP_FRONT queue t)
+    string(REGEX REPLACE "^\\$<LINK_ONLY:(.*)>$" "\\1" t "${t}")
+    if(NOT TARGET "${t}")
+      continue()
+    endif()
+    get_target_property(real "${t}" ALIASED_TARGET)
+    if(real)
+      set(t "${real}")
+    endif()
+    if(t IN_LIST seen)
+      continue()
+    endif()
+    list(APPEND seen "${t}")
+    get_target_property(imported "${t}" IMPORTED)
+    set(links "")
+    if(NOT imported)
+      get_target_property(links "${t}" LINK_LIBRARIES)
+    endif()
+    get_target_property(ilinks "${t}" INTERFACE_LINK_LIBRARIES)
+    foreach(l IN LISTS links ilinks)
+      if(l AND NOT l MATCHES "-NOTFOUND$")
+        list(APPEND queue "${l}")
+      endif()
+    endforeach()
+  endwhile()
+  set(${out} "${seen}" PARENT_SCOPE)
+endfunction()
+
+function(mstar_targets_under dir out)
+  get_property(here DIRECTORY "${dir}" PROPERTY BUILDSYSTEM_TARGETS)
+  get_property(subdirs DIRECTORY "${dir}" PROPERTY SUBDIRECTORIES)
+  foreach(sub IN LISTS subdirs)
+    mstar_targets_under("${sub}" more)
+    list(APPEND here ${more})
+  endforeach()
+  set(${out} "${here}" PARENT_SCOPE)
+endfunction()
+
+set(_layering_dir ${CMAKE_BINARY_DIR}/layering)
+mstar_link_closure(mstar _host_closure)
+mstar_targets_under(${CMAKE_SOURCE_DIR}/plugins _plugin_targets)
+list(JOIN _host_closure "\n" _host_closure)
+list(JOIN _plugin_targets "\n" _plugin_targets)
+file(WRITE ${_layering_dir}/host_link_closure.txt "${_host_closure}\n")
+file(WRITE ${_layering_dir}/plugin_targets.txt "${_plugin_targets}\n")
+
+add_test(NAME layering COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/layering_test.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})
+set_tests_properties(layering PROPERTIES TIMEOUT 300)
