@@ -9,7 +9,7 @@
 #include "metrics.h"
 #include "mstar/artifact.h"
 #include "mstar/error.h"
-#include "mstar/world/image.h"
+#include "mstar/data/image.h"
 #include "tasks.h"
 
 namespace {
@@ -207,9 +207,9 @@ class TaskFiles : public ::testing::Test {
     dir = fs::temp_directory_path() /
           ("mstar_bench_tasks_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     fs::create_directories(dir / "bench" / "img");
-    mstar::world::Image img(8, 8);
+    mstar::data::Image img(8, 8);
     for (const char* name : {"a", "b", "c"})
-      mstar::write_file_atomic(dir / "bench" / "img" / (std::string(name) + ".png"), mstar::world::encode_png(img));
+      mstar::write_file_atomic(dir / "bench" / "img" / (std::string(name) + ".png"), mstar::data::encode_png(img));
   }
   void TearDown() override { fs::remove_all(dir); }
   void write(const std::string& name, const std::string& text) { std::ofstream(dir / "bench" / name) << text; }
