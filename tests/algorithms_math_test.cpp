@@ -7,11 +7,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "mstar/error.h"
-#include "mstar/ml/sampling.h"
 #include "mstar/data/answers.h"
 #include "mstar/data/grade.h"
 #include "mstar/data/regex.h"
+#include "mstar/error.h"
+#include "mstar/ml/sampling.h"
 #include "rl_math.h"
 #include "trainer.h"
 #include "val_answers.h"

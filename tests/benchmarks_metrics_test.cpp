@@ -8,8 +8,8 @@
 
 #include "metrics.h"
 #include "mstar/artifact.h"
-#include "mstar/error.h"
 #include "mstar/data/image.h"
+#include "mstar/error.h"
 #include "tasks.h"
 
 namespace {
@@ -238,8 +238,8 @@ TEST_F(TaskFiles, TfqRowsLimitRoundsUpToWholeImages) {
   EXPECT_FALSE(all[0].heldout);
   EXPECT_EQ(all[3].question_id, "tfq-4");  // FILESTEM-LINE
   EXPECT_EQ(all[3].image_id, "c");
-  EXPECT_TRUE(fs::path(all[0].image_url).is_absolute());
-  EXPECT_EQ(fs::path(all[0].image_url).filename(), "a.png");
+  EXPECT_TRUE(fs::path(all[0].image().url()).is_absolute());
+  EXPECT_EQ(fs::path(all[0].image().url()).filename(), "a.png");
 
   o.limit = 1;
   EXPECT_EQ(read_task_rows(file, o).size(), 1u);
@@ -251,7 +251,7 @@ TEST_F(TaskFiles, TfqRowsLimitRoundsUpToWholeImages) {
   EXPECT_EQ(e["Question"], "<image> s1");
   EXPECT_EQ(e["Model_Output"], "<answer>T</answer>");
   EXPECT_EQ(e["Ground_Truth"], "T");
-  EXPECT_EQ(e["Image_URL"], all[0].image_url);
+  EXPECT_EQ(e["Image_URL"], all[0].image().url());
   EXPECT_EQ(e.size(), 5u);
 }
 

@@ -8,12 +8,12 @@
 
 #include "host_helpers.h"
 #include "mstar/artifact.h"
-#include "mstar/error.h"
-#include "mstar/json.h"
 #include "mstar/data/answers.h"
 #include "mstar/data/image.h"
 #include "mstar/data/import.h"
 #include "mstar/data/rows.h"
+#include "mstar/error.h"
+#include "mstar/json.h"
 #include "tasks.h"
 
 namespace {
@@ -352,7 +352,7 @@ TEST_F(ConfinedTaskFiles, EveryFormatRefusesPathsOutsideTheSplit) {
     mstar::write_file_atomic(sb.dir() / "import_report.json",
                              Json{{"image_roots", {fs::canonical(outside).string()}}}.dump());
     const auto rows = read_task_rows(write_rows("tfq.jsonl", o), options);
-    EXPECT_EQ(rows.at(0).image_url, o);
+    EXPECT_EQ(rows.at(0).image().url(), o);
     EXPECT_EQ(rows.at(0).image_id, "o");
     EXPECT_EQ(read_task_rows(write_rows("tfq.jsonl", "img/link.png"), options).at(0).image_id, "link");
     fs::remove(sb.dir() / "import_report.json");

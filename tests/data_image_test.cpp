@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "mstar/error.h"
 #include "mstar/data/image.h"
+#include "mstar/error.h"
 #include "world_helpers.h"
 
 using namespace mstar::data;

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "mstar/data/image.h"
 #include "mstar/json.h"
 #include "mstar/world/generator.h"
-#include "mstar/data/image.h"
 
 namespace world_test {
 

@@ -8,9 +8,9 @@
 #include <spdlog/spdlog.h>
 
 #include "mstar/artifact.h"
-#include "mstar/plugin.h"
 #include "mstar/data/image.h"
 #include "mstar/data/rows.h"
+#include "mstar/plugin.h"
 #include "world_helpers.h"
 
 namespace fs = std::filesystem;

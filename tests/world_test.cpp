@@ -7,11 +7,11 @@
 #include <set>
 
 #include "mstar/artifact.h"
+#include "mstar/data/image.h"
+#include "mstar/data/rows.h"
 #include "mstar/error.h"
 #include "mstar/world/generator.h"
-#include "mstar/data/image.h"
 #include "mstar/world/statements.h"
-#include "mstar/data/rows.h"
 #include "world_helpers.h"
 
 namespace fs = std::filesystem;

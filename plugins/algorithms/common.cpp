@@ -6,11 +6,11 @@
 #include <torch/torch.h>
 
 #include "mstar/component.h"
+#include "mstar/data/answers.h"
 #include "mstar/error.h"
 #include "mstar/ml/checkpoint.h"
 #include "mstar/ml/registry.h"
 #include "mstar/ml/sampling.h"
-#include "mstar/data/answers.h"
 
 namespace mstar::algorithms {
 

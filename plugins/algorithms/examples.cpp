@@ -4,10 +4,10 @@
 
 #include <torch/torch.h>
 
-#include "mstar/error.h"
 #include "mstar/data/image.h"
 #include "mstar/data/import.h"
 #include "mstar/data/jsonl.h"
+#include "mstar/error.h"
 
 namespace mstar::algorithms {
 

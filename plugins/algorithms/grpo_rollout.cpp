@@ -4,9 +4,9 @@
 #include <optional>
 
 #include "grpo.h"
+#include "mstar/data/answers.h"
 #include "mstar/error.h"
 #include "mstar/ml/sampling.h"
-#include "mstar/data/answers.h"
 
 namespace mstar::algorithms {
 

@@ -1,7 +1,7 @@
 #include "val_answers.h"
 
-#include "mstar/error.h"
 #include "mstar/data/answers.h"
+#include "mstar/error.h"
 
 namespace mstar::algorithms {
 

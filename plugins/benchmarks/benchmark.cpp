@@ -5,11 +5,11 @@
 
 #include "metrics.h"
 #include "mstar/artifact.h"
-#include "mstar/error.h"
-#include "mstar/ml/registry.h"
 #include "mstar/data/answers.h"
 #include "mstar/data/prompts.h"
 #include "mstar/data/regex.h"
+#include "mstar/error.h"
+#include "mstar/ml/registry.h"
 
 namespace mstar::bench {
 

@@ -15,8 +15,8 @@
 #include <spdlog/spdlog.h>
 
 #include "metrics.h"
-#include "mstar/plugin.h"
 #include "mstar/data/jsonl.h"
+#include "mstar/plugin.h"
 
 namespace mstar::bench {
 

@@ -12,10 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#include "mstar/data/rows.h"
 #include "mstar/ml/backbone.h"
 #include "mstar/node.h"
 #include "mstar/params.h"
-#include "mstar/data/rows.h"
 
 namespace mstar::bench {
 

@@ -9,9 +9,9 @@
 #include "benchmark.h"
 #include "metrics.h"
 #include "mstar/artifact.h"
-#include "mstar/judge.h"
 #include "mstar/data/answers.h"
 #include "mstar/data/prompts.h"
+#include "mstar/judge.h"
 
 namespace mstar::bench {
 

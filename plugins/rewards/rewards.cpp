@@ -3,11 +3,11 @@
 #include <cmath>
 #include <sstream>
 
-#include "mstar/plugin.h"
-#include "mstar/reward.h"
 #include "mstar/data/answers.h"
 #include "mstar/data/grade.h"
 #include "mstar/data/regex.h"
+#include "mstar/plugin.h"
+#include "mstar/reward.h"
 
 namespace {
 

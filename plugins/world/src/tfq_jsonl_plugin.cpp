@@ -2,8 +2,8 @@
 // through the public reader only (mstar/data/import.h).
 #include <spdlog/spdlog.h>
 
-#include "mstar/plugin.h"
 #include "mstar/data/import.h"
+#include "mstar/plugin.h"
 
 namespace {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "mstar/json.h"
 #include "mstar/data/image.h"
+#include "mstar/json.h"
 #include "mstar/world/culture.h"
 #include "mstar/world/rng.h"
 
