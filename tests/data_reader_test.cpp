@@ -317,6 +317,33 @@ TEST(DataImport, MaxImagesKeepsTheRowsOfTheFirstImages) {
   EXPECT_EQ(ids, (std::vector<std::string>{"q1", "q2", "q3"}));
 }
 
+TEST(DataReader, TaskRowsOfGenericFilesNameFileAndLine) {
+  // read_task_rows (what benchmarks read) over a non-TFQ file: free answers,
+  // the first image resolved, kind from a "kind:X" tag, errors at FILE:LINE.
+  Json free = good_row("q1");
+  free["answer"] = "two crowns";
+  free["tags"] = {"kind:count"};
+  const fs::path file = write_case("generic_rows", {free.dump(), "", good_row("q2").dump()});
+  ReadTaskOptions options;
+  options.category_key = "level";
+  const auto rows = read_task_rows(file, options);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].answer, "two crowns");
+  EXPECT_EQ(rows[0].kind, "count");
+  EXPECT_EQ(rows[0].category, "literal");
+  EXPECT_EQ(rows[1].line, 3u);  // blank lines count, as in an editor
+  EXPECT_EQ(rows[1].image().url(), fs::canonical(file.parent_path() / "img/a.png").string());
+  Json missing = good_row("q3");
+  missing.erase("problem");
+  const fs::path bad = write_case("generic_bad", {good_row("q1").dump(), missing.dump()});
+  try {
+    read_task_rows(bad, options);
+    FAIL() << "a row without 'problem' was accepted";
+  } catch (const mstar::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(bad.string() + ":2: missing key 'problem'"), std::string::npos) << e.what();
+  }
+}
+
 TEST(DataInspect, StatsAndPreview) {
   using mstar::cli::dataset_stats;
   using mstar::cli::render_preview_html;
