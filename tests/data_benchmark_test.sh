@@ -58,6 +58,12 @@ for expect in "yes.accuracy = 0.75" "no.accuracy = 0.25" "yes.rows = 4" "yes.ima
   grep -qF "$expect" "$work/show.txt" || { cat "$work/show.txt"; fail "expected '$expect'"; }
 done
 
+# `mstar data stats` reads the imported artifact through the same reader (the
+# table once iterated a destroyed JSON value and failed with "cannot use value() with null").
+art=$("$mstar" artifact "$run" data)
+"$mstar" data stats "$art" >"$work/stats.txt" 2>&1 || { cat "$work/stats.txt"; fail "mstar data stats"; }
+grep -qE '^bench +tfq\.jsonl +4 +2 +literal +2/1 +0\.667' "$work/stats.txt" || { cat "$work/stats.txt"; fail "stats table"; }
+
 # A bad row is refused as FILE:LINE by the same reader (here in the import).
 mkdir -p "$work/bad/bench"
 printf '{"images": ["%s"], "problem": "p", "answer": "maybe"}\n' "$red" >"$work/bad/bench/tfq.jsonl"

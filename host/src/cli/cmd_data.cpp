@@ -12,8 +12,12 @@ namespace {
 
 void print_stats_table(const Json& stats) {
   std::vector<std::vector<std::string>> rows;
-  for (const auto& [split, s] : stats.value("splits", Json::object()).items()) {
-    for (const auto& [file, f] : s.value("files", Json::object()).items()) {
+  // Named copies: a range-for over items() of a temporary (value()'s result)
+  // iterates a destroyed object.
+  const Json splits = stats.value("splits", Json::object());
+  for (const auto& [split, s] : splits.items()) {
+    const Json files = s.value("files", Json::object());
+    for (const auto& [file, f] : files.items()) {
       const Json levels = f.value("levels", Json::object());
       if (levels.empty()) {
         rows.push_back({split, file, std::to_string(f.value("rows", 0)), std::to_string(f.value("images", 0)), "", "", ""});
@@ -29,7 +33,7 @@ void print_stats_table(const Json& stats) {
   }
   print_table({"split", "file", "rows", "images", "level", "T/F", "true frac"}, rows, "table");
   // What the dataset's plugin recorded per split (the world's "scenes").
-  for (const auto& [split, s] : stats.value("splits", Json::object()).items())
+  for (const auto& [split, s] : splits.items())
     for (const auto& [key, value] : s.items())
       if (key != "files") std::cout << "\n" << split << " " << key << ": " << value.dump() << "\n";
 }
