@@ -6,7 +6,7 @@
 #include <string>
 
 #include "fuzz_util.h"
-#include "mstar/world/image.h"
+#include "mstar/data/image.h"
 
 namespace {
 
@@ -17,9 +17,9 @@ constexpr int64_t kMaxPixels = int64_t{2048} * 2048;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace mstar;
   std::string bytes(fuzz::as_text(data, size));
-  if (world::is_data_uri(bytes)) {
+  if (data::is_data_uri(bytes)) {
     std::string problem;
-    const auto uri = world::parse_data_uri(bytes, &problem);
+    const auto uri = data::parse_data_uri(bytes, &problem);
     if (!uri) {
       if (problem.empty()) fuzz::invariant_failed("parse_data_uri refused without saying why");
       return 0;
@@ -27,11 +27,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     bytes = uri->bytes;
   }
   return fuzz::refuse_cleanly([&] {
-    const world::Image image = world::decode_image(bytes, "fuzz input", kMaxPixels);
+    const data::Image image = data::decode_image(bytes, "fuzz input", kMaxPixels);
     if (image.rgb.size() != static_cast<size_t>(image.width) * image.height * 3)
       fuzz::invariant_failed("decoded " + std::to_string(image.width) + "x" + std::to_string(image.height) +
                              " image holds " + std::to_string(image.rgb.size()) + " bytes");
-    const world::Image square = world::resize_letterbox(image, 32);
-    (void)world::encode_png(square);
+    const data::Image square = data::resize_letterbox(image, 32);
+    (void)data::encode_png(square);
   });
 }

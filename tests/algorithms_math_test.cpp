@@ -7,11 +7,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "mstar/data/answers.h"
+#include "mstar/data/grade.h"
+#include "mstar/data/regex.h"
 #include "mstar/error.h"
 #include "mstar/ml/sampling.h"
-#include "mstar/text/answers.h"
-#include "mstar/text/grade.h"
-#include "mstar/text/regex.h"
 #include "rl_math.h"
 #include "trainer.h"
 #include "val_answers.h"
@@ -214,9 +214,9 @@ class ReferenceLikeReward : public mstar::RewardFunction {
  public:
   explicit ReferenceLikeReward(std::string part = "accuracy") : part_(std::move(part)) {}
   mstar::RewardResult score(std::string_view response, const mstar::Json& sample) const override {
-    const auto tag = mstar::text::tfq_reward_tag(response);
+    const auto tag = mstar::data::tfq_reward_tag(response);
     const bool ok =
-        mstar::text::grade_answer(tag ? *tag : mstar::text::strip(response), sample.value("answer", ""));
+        mstar::data::grade_answer(tag ? *tag : mstar::data::strip(response), sample.value("answer", ""));
     return {ok ? 0.75 : 0.25, {{part_, ok ? 1.0 : 0.0}}};
   }
 

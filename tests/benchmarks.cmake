@@ -5,9 +5,11 @@ if(TARGET judges)
   find_package(PkgConfig REQUIRED)
   pkg_check_modules(BENCH_HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
   mstar_test(judges_test SOURCES benchmarks_extraction_test.cpp benchmarks_judges_test.cpp
-             LIBRARIES mstar_text mstar::core PkgConfig::BENCH_HTTPLIB Threads::Threads ${CMAKE_DL_LIBS})
-  target_compile_definitions(judges_test PRIVATE MSTAR_JUDGES_PLUGIN="$<TARGET_FILE:judges>")
-  add_dependencies(judges_test judges)
+             LIBRARIES mstar::data mstar::core PkgConfig::BENCH_HTTPLIB Threads::Threads ${CMAKE_DL_LIBS})
+  # judge/rubric is built with the world (its catalogues are the world's).
+  target_compile_definitions(judges_test PRIVATE MSTAR_JUDGES_PLUGIN="$<TARGET_FILE:judges>"
+                             MSTAR_WORLD_PLUGIN="$<TARGET_FILE:implication_world>")
+  add_dependencies(judges_test judges implication_world)
 endif()
 if(TARGET benchmarks AND TARGET mstar_bench_common)
   find_package(PkgConfig REQUIRED)

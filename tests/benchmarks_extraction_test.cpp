@@ -3,10 +3,10 @@
 // regular expressions run by Python 3 (None is written as "").
 #include <gtest/gtest.h>
 
-#include "mstar/text/answers.h"
-#include "mstar/text/prompts.h"
+#include "mstar/data/answers.h"
+#include "mstar/data/prompts.h"
 
-using namespace mstar::text;
+using namespace mstar::data;
 
 TEST(TfqReferenceAnswer, LastAnswerTagWinsAndDotMatchesNewlines) {
   EXPECT_EQ(tfq_reference_answer("<answer>T</answer> then <answer>\nF\n</answer>"), "F");

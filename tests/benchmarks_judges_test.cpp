@@ -29,10 +29,13 @@ class NoComponents final : public mstar::ComponentHost {
   }
 };
 
-// Builds judge/NAME from libmstar_judges.so with validated params. Throws
-// what the component's constructor reports (as mstar::Error).
+// Builds judge/NAME with validated params from its plugin library
+// (judge/rubric is built with the implication world, judge/openai in
+// libmstar_judges.so). Throws what the component's constructor reports (as
+// mstar::Error).
 std::shared_ptr<Judge> make_judge(const std::string& name, const Json& given = Json::object()) {
-  static void* handle = dlopen(MSTAR_JUDGES_PLUGIN, RTLD_NOW | RTLD_LOCAL);
+  const char* library = name == "rubric" ? MSTAR_WORLD_PLUGIN : MSTAR_JUDGES_PLUGIN;
+  void* handle = dlopen(library, RTLD_NOW | RTLD_LOCAL);  // refcounted: the same handle every time
   if (!handle) throw std::runtime_error(std::string("dlopen: ") + dlerror());
   auto entry = reinterpret_cast<const mstar::LibraryDescriptor* (*)()>(dlsym(handle, MSTAR_PLUGIN_ENTRY_SYMBOL));
   const mstar::LibraryDescriptor* lib = entry();
@@ -51,7 +54,7 @@ std::shared_ptr<Judge> make_judge(const std::string& name, const Json& given = J
     if (!object) throw mstar::Error(mstar::ErrorCategory::BadInput, message);
     return std::shared_ptr<Judge>(static_cast<Judge*>(object), [deleter](Judge* j) { deleter(j); });
   }
-  throw std::runtime_error("no judge/" + name + " in " MSTAR_JUDGES_PLUGIN);
+  throw std::runtime_error("no judge/" + name + " in " + library);
 }
 
 // An osq.jsonl row of the implication world (agent black heart = fearful

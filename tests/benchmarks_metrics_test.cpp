@@ -8,8 +8,8 @@
 
 #include "metrics.h"
 #include "mstar/artifact.h"
+#include "mstar/data/image.h"
 #include "mstar/error.h"
-#include "mstar/world/image.h"
 #include "tasks.h"
 
 namespace {
@@ -207,9 +207,9 @@ class TaskFiles : public ::testing::Test {
     dir = fs::temp_directory_path() /
           ("mstar_bench_tasks_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     fs::create_directories(dir / "bench" / "img");
-    mstar::world::Image img(8, 8);
+    mstar::data::Image img(8, 8);
     for (const char* name : {"a", "b", "c"})
-      mstar::write_file_atomic(dir / "bench" / "img" / (std::string(name) + ".png"), mstar::world::encode_png(img));
+      mstar::write_file_atomic(dir / "bench" / "img" / (std::string(name) + ".png"), mstar::data::encode_png(img));
   }
   void TearDown() override { fs::remove_all(dir); }
   void write(const std::string& name, const std::string& text) { std::ofstream(dir / "bench" / name) << text; }
@@ -238,8 +238,8 @@ TEST_F(TaskFiles, TfqRowsLimitRoundsUpToWholeImages) {
   EXPECT_FALSE(all[0].heldout);
   EXPECT_EQ(all[3].question_id, "tfq-4");  // FILESTEM-LINE
   EXPECT_EQ(all[3].image_id, "c");
-  EXPECT_TRUE(fs::path(all[0].image_url).is_absolute());
-  EXPECT_EQ(fs::path(all[0].image_url).filename(), "a.png");
+  EXPECT_TRUE(fs::path(all[0].image().url()).is_absolute());
+  EXPECT_EQ(fs::path(all[0].image().url()).filename(), "a.png");
 
   o.limit = 1;
   EXPECT_EQ(read_task_rows(file, o).size(), 1u);
@@ -251,7 +251,7 @@ TEST_F(TaskFiles, TfqRowsLimitRoundsUpToWholeImages) {
   EXPECT_EQ(e["Question"], "<image> s1");
   EXPECT_EQ(e["Model_Output"], "<answer>T</answer>");
   EXPECT_EQ(e["Ground_Truth"], "T");
-  EXPECT_EQ(e["Image_URL"], all[0].image_url);
+  EXPECT_EQ(e["Image_URL"], all[0].image().url());
   EXPECT_EQ(e.size(), 5u);
 }
 

@@ -8,12 +8,12 @@
 
 #include "host_helpers.h"
 #include "mstar/artifact.h"
+#include "mstar/data/answers.h"
+#include "mstar/data/image.h"
+#include "mstar/data/import.h"
+#include "mstar/data/rows.h"
 #include "mstar/error.h"
 #include "mstar/json.h"
-#include "mstar/text/answers.h"
-#include "mstar/world/image.h"
-#include "mstar/world/tfq_import.h"
-#include "mstar/world/tfq_reader.h"
 #include "tasks.h"
 
 namespace {
@@ -42,7 +42,7 @@ nodes:
 
 std::vector<Json> read_jsonl(const fs::path& file) {
   std::vector<Json> out;
-  mstar::world::for_each_jsonl(file, [&](size_t, const Json& row) { out.push_back(row); });
+  mstar::data::for_each_jsonl(file, [&](size_t, const Json& row) { out.push_back(row); });
   return out;
 }
 
@@ -131,8 +131,8 @@ TEST_F(BenchmarkRun, TfqSummariesPredictionsAndReferenceJson) {
       for (const char* key : {"Question_ID", "Question", "Model_Output", "Ground_Truth", "Image_URL"})
         EXPECT_TRUE(e.contains(key)) << key;
       EXPECT_TRUE(fs::exists(e["Image_URL"].get<std::string>()));
-      const std::string got = mstar::text::tfq_reference_answer(e["Model_Output"].get<std::string>());
-      correct += mstar::text::reference_answers_equal(got, e["Ground_Truth"].get<std::string>());
+      const std::string got = mstar::data::tfq_reference_answer(e["Model_Output"].get<std::string>());
+      correct += mstar::data::reference_answers_equal(got, e["Ground_Truth"].get<std::string>());
     }
     mean += static_cast<double>(correct) / static_cast<double>(rows) / 2;
   }
@@ -259,7 +259,7 @@ nodes:
   EXPECT_DOUBLE_EQ(old.at("judge_failures"), 3);
   EXPECT_EQ(old.count("mean_score"), 0u);
   for (const auto& line : read_jsonl(fs::path(nodes.at("old_rules").artifact_path) / "predictions.jsonl"))
-    EXPECT_EQ(line["judged"], mstar::text::final_answer_text(line["response"].get<std::string>()));
+    EXPECT_EQ(line["judged"], mstar::data::final_answer_text(line["response"].get<std::string>()));
   // The prompt file, filled positionally: the human answer, then the output.
   const auto lines = read_jsonl(fs::path(nodes.at("reference").artifact_path) / "predictions.jsonl");
   size_t from_file = 0;
@@ -317,7 +317,7 @@ class ConfinedTaskFiles : public ::testing::Test {
   void SetUp() override {
     fs::create_directories(bench / "img");
     fs::create_directories(outside);
-    const std::string png = mstar::world::encode_png(mstar::world::Image(4, 4));
+    const std::string png = mstar::data::encode_png(mstar::data::Image(4, 4));
     mstar::write_file_atomic(bench / "img/a.png", png);
     mstar::write_file_atomic(outside / "o.png", png);
     fs::create_symlink(outside / "o.png", bench / "img/link.png");
@@ -352,7 +352,7 @@ TEST_F(ConfinedTaskFiles, EveryFormatRefusesPathsOutsideTheSplit) {
     mstar::write_file_atomic(sb.dir() / "import_report.json",
                              Json{{"image_roots", {fs::canonical(outside).string()}}}.dump());
     const auto rows = read_task_rows(write_rows("tfq.jsonl", o), options);
-    EXPECT_EQ(rows.at(0).image_url, o);
+    EXPECT_EQ(rows.at(0).image().url(), o);
     EXPECT_EQ(rows.at(0).image_id, "o");
     EXPECT_EQ(read_task_rows(write_rows("tfq.jsonl", "img/link.png"), options).at(0).image_id, "link");
     fs::remove(sb.dir() / "import_report.json");

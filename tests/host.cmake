@@ -15,7 +15,7 @@ add_test(NAME external_plugin_out_of_tree
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/external_plugin_test.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})
 set_tests_properties(external_plugin_out_of_tree PROPERTIES TIMEOUT 600 RUN_SERIAL TRUE)
 
-mstar_test(rewards_test SOURCES rewards_test.cpp LIBRARIES mstar_host mstar_text Boost::filesystem)
+mstar_test(rewards_test SOURCES rewards_test.cpp LIBRARIES mstar_host mstar::data Boost::filesystem)
 add_dependencies(rewards_test mstar testing rewards)
 
 # Unit tests of the host's planning and scheduling: plugins in memory and a

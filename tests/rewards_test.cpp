@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 
 #include "host_helpers.h"
-#include "mstar/text/answers.h"
-#include "mstar/text/grade.h"
+#include "mstar/data/answers.h"
+#include "mstar/data/grade.h"
 
-using namespace mstar::text;
+using namespace mstar::data;
 using namespace mstar::testing;
 
 TEST(TfqFormat, WholeResponseMustMatchThinkThenAnswer) {

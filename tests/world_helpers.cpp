@@ -6,12 +6,12 @@
 #include <fstream>
 #include <mutex>
 
-#include "mstar/world/tfq_reader.h"
+#include "mstar/data/rows.h"
 
 namespace world_test {
 
-mstar::world::Image gradient(int w, int h) {
-  mstar::world::Image img(w, h);
+mstar::data::Image gradient(int w, int h) {
+  mstar::data::Image img(w, h);
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x) {
       img.at(x, y)[0] = static_cast<uint8_t>(x * 255 / std::max(1, w - 1));
@@ -90,7 +90,7 @@ const fs::path& shared_world() {
 
 std::vector<mstar::Json> read_rows(const fs::path& file) {
   std::vector<mstar::Json> rows;
-  mstar::world::for_each_jsonl(file, [&](size_t, const mstar::Json& row) { rows.push_back(row); });
+  mstar::data::for_each_jsonl(file, [&](size_t, const mstar::Json& row) { rows.push_back(row); });
   return rows;
 }
 

@@ -5,14 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "mstar/data/image.h"
 #include "mstar/json.h"
 #include "mstar/world/generator.h"
-#include "mstar/world/image.h"
 
 namespace world_test {
 
 // A w x h test image: red grows left to right, green top to bottom.
-mstar::world::Image gradient(int w, int h);
+mstar::data::Image gradient(int w, int h);
 
 // A fresh directory under the system temp dir, removed at exit.
 std::filesystem::path temp_dir(const std::string& name);

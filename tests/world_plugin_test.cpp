@@ -8,9 +8,9 @@
 #include <spdlog/spdlog.h>
 
 #include "mstar/artifact.h"
+#include "mstar/data/image.h"
+#include "mstar/data/rows.h"
 #include "mstar/plugin.h"
-#include "mstar/world/image.h"
-#include "mstar/world/tfq_reader.h"
 #include "world_helpers.h"
 
 namespace fs = std::filesystem;
@@ -59,7 +59,7 @@ struct Loaded {
   }
 };
 
-void load(const char* path, Loaded& out) {
+void load(const char* path, Loaded& out, uint32_t plugins = 1) {
   out.handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   ASSERT_NE(out.handle, nullptr) << dlerror();
   using Hook = const mstar::LibraryDescriptor* (*)();
@@ -67,7 +67,15 @@ void load(const char* path, Loaded& out) {
   ASSERT_NE(hook, nullptr);
   out.library = hook();
   ASSERT_EQ(out.library->api_version, static_cast<uint32_t>(MSTAR_PLUGIN_API_VERSION));
-  ASSERT_EQ(out.library->plugin_count, 1u);
+  ASSERT_EQ(out.library->plugin_count, plugins);
+}
+
+// The descriptor of plugin `id` in a loaded library.
+const mstar::PluginDescriptor* find_plugin(const Loaded& lib, const std::string& id) {
+  for (uint32_t i = 0; i < lib.library->plugin_count; ++i)
+    if (mstar::PluginInfo::from_json(Json::parse(lib.library->plugins[i].metadata_json)).id() == id)
+      return &lib.library->plugins[i];
+  return nullptr;
 }
 
 Json resolve(const mstar::PluginInfo& info, const Json& given) {
@@ -81,9 +89,12 @@ Json resolve(const mstar::PluginInfo& info, const Json& given) {
 
 TEST(WorldPlugins, ImplicationWorldRunsThroughTheAbi) {
   Loaded lib;
-  load(MSTAR_WORLD_PLUGIN, lib);
+  load(MSTAR_WORLD_PLUGIN, lib, 2);  // dataset/implication_world and judge/rubric
   if (HasFatalFailure()) return;
-  const auto info = mstar::PluginInfo::from_json(Json::parse(lib.library->plugins[0].metadata_json));
+  ASSERT_NE(find_plugin(lib, "judge/rubric"), nullptr);
+  const mstar::PluginDescriptor* world = find_plugin(lib, "dataset/implication_world");
+  ASSERT_NE(world, nullptr);
+  const auto info = mstar::PluginInfo::from_json(Json::parse(world->metadata_json));
   EXPECT_EQ(info.id(), "dataset/implication_world");
   ASSERT_EQ(info.outputs.size(), 2u);
   EXPECT_EQ(info.outputs[0].name, "train");
@@ -95,14 +106,17 @@ TEST(WorldPlugins, ImplicationWorldRunsThroughTheAbi) {
                                       {"lite_bench_images", 3}}),
                   out);
   char message[512] = {0};
-  ASSERT_EQ(lib.library->plugins[0].run(&ctx, message, sizeof message), mstar::kRunOk) << message;
+  ASSERT_EQ(world->run(&ctx, message, sizeof message), mstar::kRunOk) << message;
   EXPECT_EQ(ctx.summaries["images"], 46);
   EXPECT_EQ(ctx.annotations["type"], "dataset");
   EXPECT_EQ(ctx.annotations["world"]["seed"], 5);  // the node's seed: no `seed` param given
-  EXPECT_FALSE(mstar::world::read_tfq_jsonl(out / "bench/tfq.jsonl").rows.empty());
+  EXPECT_FALSE(mstar::data::read_tfq_jsonl(out / "bench/tfq.jsonl").rows.empty());
+  // What `mstar data stats` shows of the world's scenes, recorded in the manifest.
+  EXPECT_EQ(ctx.annotations["split_stats"]["train"]["scenes"]["images"], 30 + 3);
+  EXPECT_EQ(ctx.annotations["split_stats"]["bench"]["scenes"]["images"], 10 + 3);
 
   FakeContext bad(resolve(info, Json{{"glyphs", 4}, {"concepts", 8}}), world_test::temp_dir("plugin_bad"));
-  EXPECT_EQ(lib.library->plugins[0].run(&bad, message, sizeof message), mstar::kRunBadInput);
+  EXPECT_EQ(world->run(&bad, message, sizeof message), mstar::kRunBadInput);
   EXPECT_NE(std::string(message).find("concepts"), std::string::npos) << message;
 }
 
@@ -131,7 +145,7 @@ TEST(WorldPlugins, TfqJsonlImportsAndReportsBadInput) {
   subset.data = mstar::Artifact(world_test::shared_world() / "train", Json::object());
   ASSERT_EQ(lib.library->plugins[0].run(&subset, message, sizeof message), mstar::kRunOk) << message;
   std::set<std::string> images;
-  for (const auto& row : mstar::world::read_tfq_jsonl(subset_out / "train/tfq.jsonl").rows)
+  for (const auto& row : mstar::data::read_tfq_jsonl(subset_out / "train/tfq.jsonl").rows)
     images.insert(row.image_id);
   EXPECT_EQ(images.size(), 10u);
   FakeContext neither(resolve(info, Json::object()), world_test::temp_dir("plugin_neither"));
@@ -145,7 +159,7 @@ TEST(WorldPlugins, TfqJsonlConfinesImagePathsToSourceAndImageRoots) {
   if (HasFatalFailure()) return;
   const auto info = mstar::PluginInfo::from_json(Json::parse(lib.library->plugins[0].metadata_json));
   const fs::path outside = world_test::temp_dir("plugin_outside");
-  mstar::write_file_atomic(outside / "o.png", mstar::world::encode_png(mstar::world::Image(4, 4)));
+  mstar::write_file_atomic(outside / "o.png", mstar::data::encode_png(mstar::data::Image(4, 4)));
   const std::string o = fs::canonical(outside / "o.png").string();
   // An export in its own folder whose one row names IMAGE; img/link.png
   // inside it is a symlink to the outside image.
@@ -177,7 +191,7 @@ TEST(WorldPlugins, TfqJsonlConfinesImagePathsToSourceAndImageRoots) {
     char buffer[2048] = {0};
     ASSERT_EQ(lib.library->plugins[0].run(&ok, buffer, sizeof buffer), mstar::kRunOk) << buffer;
     EXPECT_EQ(ok.summaries["rows"], 1);
-    const auto rows = mstar::world::read_tfq_jsonl(ok.output_dir() / "train/tfq.jsonl").rows;
+    const auto rows = mstar::data::read_tfq_jsonl(ok.output_dir() / "train/tfq.jsonl").rows;
     EXPECT_EQ(mstar::read_file(rows.at(0).images.at(0).path), mstar::read_file(outside / "o.png"));
   }
   EXPECT_EQ(run(Json{{"source", export_with("img/link.png").string()}, {"image_roots", {"relative/dir"}}}, message),

@@ -7,16 +7,17 @@
 #include <set>
 
 #include "mstar/artifact.h"
+#include "mstar/data/image.h"
+#include "mstar/data/rows.h"
 #include "mstar/error.h"
 #include "mstar/world/generator.h"
-#include "mstar/world/image.h"
 #include "mstar/world/statements.h"
-#include "mstar/world/tfq_reader.h"
 #include "world_helpers.h"
 
 namespace fs = std::filesystem;
 using mstar::Json;
 using namespace mstar::world;
+using namespace mstar::data;
 using world_test::read_rows;
 using world_test::shared_world;
 

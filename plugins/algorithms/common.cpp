@@ -6,11 +6,11 @@
 #include <torch/torch.h>
 
 #include "mstar/component.h"
+#include "mstar/data/answers.h"
 #include "mstar/error.h"
 #include "mstar/ml/checkpoint.h"
 #include "mstar/ml/registry.h"
 #include "mstar/ml/sampling.h"
-#include "mstar/text/answers.h"
 
 namespace mstar::algorithms {
 
@@ -220,23 +220,23 @@ std::map<std::string, double> Validator::run(ml::Backbone& model) const {
       for (int64_t j = 0; j < len[row]; ++j) ids[static_cast<size_t>(j)] = tok[row][j];
       const std::string text = model.decode_response(ids);
       const Example& ex = examples_[i];
-      const bool truth_t = text::answers_equal(ex.answer, "T");
-      Json sample = ex.sample;
-      sample["answer"] = ex.answer;
+      const bool truth_t = data::answers_equal(ex.row.answer, "T");
+      Json sample = ex.row.raw;
+      sample["answer"] = ex.row.answer;
       const AnswerVerdict v = judge_.judge(text, sample);
       auto count = [&](Tally& t) {
         (truth_t ? t.t : t.f) += 1;
         (truth_t ? t.t_ok : t.f_ok) += v.correct ? 1 : 0;
         t.said_t += v.said_t ? 1 : 0;
         t.answered += (v.said_t || v.said_f) ? 1 : 0;
-        t.format += text::tfq_format_ok(text) ? 1 : 0;
+        t.format += data::tfq_format_ok(text) ? 1 : 0;
         t.reward += v.reward;
       };
       count(tallies[""]);
-      if (!ex.level.empty()) count(tallies[ex.level]);
+      if (!ex.row.level.empty()) count(tallies[ex.row.level]);
       // Per kind of statement (literal/colour, literal/present ...): which
       // attribute a model perceives, not only how many statements it gets.
-      if (!ex.level.empty() && !ex.kind.empty()) count(tallies[ex.level + "/" + ex.kind]);
+      if (!ex.row.level.empty() && !ex.row.kind.empty()) count(tallies[ex.row.level + "/" + ex.row.kind]);
     }
   }
   std::map<std::string, double> out;

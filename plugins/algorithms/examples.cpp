@@ -4,10 +4,10 @@
 
 #include <torch/torch.h>
 
+#include "mstar/data/image.h"
+#include "mstar/data/import.h"
+#include "mstar/data/jsonl.h"
 #include "mstar/error.h"
-#include "mstar/world/image.h"
-#include "mstar/world/tfq_import.h"
-#include "mstar/world/tfq_reader.h"
 
 namespace mstar::algorithms {
 
@@ -16,13 +16,13 @@ namespace fs = std::filesystem;
 // ---- images -----------------------------------------------------------------------------
 
 int64_t ImageBank::add(const std::string& source, const mstar::data::PathConfinement& confinement, int64_t max_pixels) {
-  world::ImageRef ref;
+  data::ImageRef ref;
   ref.source = source;
   ref.max_pixels = max_pixels;
   std::string key;
-  if (world::is_data_uri(source)) {
+  if (data::is_data_uri(source)) {
     std::string why;
-    auto uri = world::parse_data_uri(source, &why);
+    auto uri = data::parse_data_uri(source, &why);
     if (!uri) throw_bad_input("image: " + why);
     ref.mime = uri->mime;
     ref.bytes = std::make_shared<const std::string>(std::move(uri->bytes));
@@ -33,7 +33,7 @@ int64_t ImageBank::add(const std::string& source, const mstar::data::PathConfine
   }
   auto it = index_.find(key);
   if (it != index_.end()) return it->second;
-  const world::Image image = world::load_image(ref, static_cast<int>(size_));
+  const data::Image image = data::load_image(ref, static_cast<int>(size_));
   torch::Tensor hwc = torch::from_blob(const_cast<uint8_t*>(image.rgb.data()), {image.height, image.width, 3},
                                        torch::kUInt8);
   images_.push_back(hwc.permute({2, 0, 1}).contiguous().clone());
@@ -71,25 +71,8 @@ PromptFormat prompt_format(const Params& params) {
 
 namespace {
 
-std::string text_field(const Json& row, const char* key) {
-  if (!row.contains(key) || row[key].is_null()) return "";
-  return row[key].is_string() ? row[key].get<std::string>() : row[key].dump();
-}
-
 bool wanted(const std::vector<std::string>& allowed, const std::string& value) {
   return allowed.empty() || std::find(allowed.begin(), allowed.end(), value) != allowed.end();
-}
-
-// TFQ rows say what a statement tests in a "kind:X" tag (the world's
-// literal statements: present, colour, position, layout, count), corpora in
-// a "kind" field.
-std::string kind_of(const Json& row) {
-  std::string kind = text_field(row, "kind");
-  if (!kind.empty() || !row.contains("tags") || !row["tags"].is_array()) return kind;
-  for (const Json& tag : row["tags"]) {
-    if (tag.is_string() && tag.get<std::string>().rfind("kind:", 0) == 0) return tag.get<std::string>().substr(5);
-  }
-  return kind;
 }
 
 std::string replace_all(std::string text, const std::string& key, const std::string& value) {
@@ -112,26 +95,24 @@ std::vector<Example> load_examples(const fs::path& file, const ml::Backbone& mod
   // The rows come from an artifact: what its import allowed (the folders an
   // import with link: symlink points into), this allows too, and no more.
   const fs::path dir = fs::absolute(file).parent_path();
-  const world::ReadPolicy policy = world::recorded_read_policy(dir);
+  const data::ReadPolicy policy = data::recorded_read_policy(dir);
   const mstar::data::PathConfinement confinement(dir, policy.image_roots);
-  world::for_each_jsonl(file, [&](size_t line, const Json& row) {
+  data::for_each_jsonl(file, [&](size_t line, const Json& row) {
     ++r.rows;
     if (filter.max_rows > 0 && static_cast<int64_t>(out.size()) >= filter.max_rows) return;
-    const std::string where = file.string() + ":" + std::to_string(line) + ": ";
+    const std::string where = data::location(file, line) + ": ";
     if (!row.contains("problem") || !row["problem"].is_string()) throw_bad_input(where + "missing string 'problem'");
     Example ex;
-    ex.answer = text_field(row, "answer");
-    ex.level = text_field(row, "level");
-    ex.kind = kind_of(row);
-    if (!wanted(filter.levels, ex.level) || !wanted(filter.kinds, ex.kind)) {
+    ex.row = data::row_from_json(row, line);
+    if (!wanted(filter.levels, ex.row.level) || !wanted(filter.kinds, ex.row.kind)) {
       ++r.filtered;
       return;
     }
-    if (filter.need_answer && ex.answer.empty()) throw_bad_input(where + "missing 'answer'");
+    if (filter.need_answer && ex.row.answer.empty()) throw_bad_input(where + "missing 'answer'");
     std::string response;
     if (!filter.response_template.empty()) {
-      if (ex.answer.empty()) throw_bad_input(where + "missing 'answer' (response_template needs it)");
-      response = replace_all(filter.response_template, "{answer}", ex.answer);
+      if (ex.row.answer.empty()) throw_bad_input(where + "missing 'answer' (response_template needs it)");
+      response = replace_all(filter.response_template, "{answer}", ex.row.answer);
     } else if (row.contains("response") && row["response"].is_string()) {
       response = row["response"].get<std::string>();
     } else if (filter.need_response) {
@@ -164,7 +145,6 @@ std::vector<Example> load_examples(const fs::path& file, const ml::Backbone& mod
         ++r.truncated;
       }
     }
-    ex.sample = row;
     out.push_back(std::move(ex));
   });
   r.kept = static_cast<int64_t>(out.size());
@@ -224,7 +204,7 @@ BatchSampler::BatchSampler(const std::vector<Example>& examples, uint64_t seed, 
   for (size_t i = 0; i < examples.size(); ++i) {
     const auto id = static_cast<int64_t>(i);
     all.push_back(id);
-    const std::string& a = examples[i].answer;
+    const std::string& a = examples[i].row.answer;
     if (a == "T" || a == "t") yes.push_back(id);
     else if (a == "F" || a == "f") no.push_back(id);
   }

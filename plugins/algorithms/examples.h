@@ -14,20 +14,21 @@
 #include <torch/types.h>
 
 #include "mstar/data/paths.h"
+#include "mstar/data/rows.h"
 #include "mstar/json.h"
 #include "mstar/ml/backbone.h"
 #include "mstar/params.h"
 
 namespace mstar::algorithms {
 
+// A training row: the dataset's row (data::TaskRow: answer, level, kind,
+// and the row as read, which reward functions are handed) with what the
+// trainer derives from it once.
 struct Example {
+  data::TaskRow row;              // images unresolved: the ImageBank holds them
   std::vector<int64_t> prompt;    // chat-templated prompt ids (up to the assistant turn)
   std::vector<int64_t> response;  // target ids with the end-of-turn token (rows with "response")
   int64_t image = -1;             // index into the ImageBank; -1 = text only
-  std::string answer;             // ground truth ("T" / "F" for TFQ rows); "" when absent
-  std::string level;              // literal | symbolic | implication | ""
-  std::string kind;               // what a statement is about: the row's "kind", or its "kind:X" tag
-  Json sample;                    // the row as read, handed to reward functions
 };
 
 // Decoded images, letterboxed to the backbone's input size, stored once

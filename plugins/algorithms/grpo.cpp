@@ -41,8 +41,8 @@ std::string format_samples(int64_t step, const Rollout& r, const std::vector<Exa
   out << "=== step " << step << " ===\n";
   for (int64_t g = 0; g < groups && g * n < r.size(); ++g) {
     const Example& ex = examples[static_cast<size_t>(r.rows[static_cast<size_t>(g * n)])];
-    out << "[answer " << ex.answer << (ex.level.empty() ? "" : ", " + ex.level) << "] "
-        << ex.sample.value("problem", "") << "\n";
+    out << "[answer " << ex.row.answer << (ex.row.level.empty() ? "" : ", " + ex.row.level) << "] "
+        << ex.row.raw.value("problem", "") << "\n";
     for (int64_t k = 0; k < n && g * n + k < r.size(); ++k) {
       const auto i = static_cast<size_t>(g * n + k);
       out << "  reward " << r.rewards[i].overall;

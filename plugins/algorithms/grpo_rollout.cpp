@@ -4,9 +4,9 @@
 #include <optional>
 
 #include "grpo.h"
+#include "mstar/data/answers.h"
 #include "mstar/error.h"
 #include "mstar/ml/sampling.h"
-#include "mstar/text/answers.h"
 
 namespace mstar::algorithms {
 
@@ -85,7 +85,7 @@ void sample(GrpoState& s, const std::vector<int64_t>& prompt_rows, int64_t first
   for (size_t i = 0; i < total; ++i) {
     const Example& ex = s.examples[static_cast<size_t>(out.rows[i])];
     out.texts.push_back(s.model.decode_response(out.responses[i]));
-    Json sample = ex.sample;
+    Json sample = ex.row.raw;
     sample["response_tokens"] = out.responses[i].size();
     out.rewards.push_back(s.reward.score(out.texts.back(), sample));
     out.scores.push_back(out.rewards.back().overall);
@@ -113,8 +113,8 @@ std::map<std::string, double> sampled_metrics(const GrpoState& s, const Sampled&
     len_max = std::max(len_max, len);
     clipped += static_cast<int64_t>(len) >= s.max_new_tokens ? 1 : 0;
     for (const auto& [k, v] : x.rewards[i].components) parts[k] += v;
-    const std::string said = text::tfq_reward_answer(x.texts[i]);
-    const bool t = text::answers_equal(said, "T"), f = text::answers_equal(said, "F");
+    const std::string said = data::tfq_reward_answer(x.texts[i]);
+    const bool t = data::answers_equal(said, "T"), f = data::answers_equal(said, "F");
     said_t += t ? 1 : 0;
     said_tf += (t || f) ? 1 : 0;
   }

@@ -44,7 +44,7 @@ std::string greedy_samples(ml::Backbone& model, const std::vector<Example>& exam
     const int64_t len = g.lengths[0].item<int64_t>();
     torch::Tensor ids = g.tokens[0].narrow(0, 0, len).cpu().contiguous();
     const std::vector<int64_t> v(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + len);
-    out << ex.sample.value("problem", "") << "\n  target: " << model.decode_response(ex.response)
+    out << ex.row.raw.value("problem", "") << "\n  target: " << model.decode_response(ex.response)
         << "\n  greedy: " << model.decode_response(v) << "\n";
   }
   model.train(training);

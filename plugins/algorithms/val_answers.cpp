@@ -1,7 +1,7 @@
 #include "val_answers.h"
 
+#include "mstar/data/answers.h"
 #include "mstar/error.h"
-#include "mstar/text/answers.h"
 
 namespace mstar::algorithms {
 
@@ -24,10 +24,10 @@ AnswerVerdict AnswerJudge::judge(std::string_view response, const Json& sample) 
   AnswerVerdict v;
   const std::string truth = sample.value("answer", "");
   if (!reward_) {
-    const std::string said = text::tfq_eval_answer(response);
-    v.correct = text::answers_equal(said, truth);
-    v.said_t = text::answers_equal(said, "T");
-    v.said_f = text::answers_equal(said, "F");
+    const std::string said = data::tfq_eval_answer(response);
+    v.correct = data::answers_equal(said, truth);
+    v.said_t = data::answers_equal(said, "T");
+    v.said_f = data::answers_equal(said, "F");
     return v;
   }
   auto accurate = [&](const RewardResult& r) {

@@ -9,7 +9,7 @@
 //            else the whole response, by grade_answer). Correct = the
 //            reward's accuracy part; said T / said F = that part when the
 //            truth is "T" / "F".
-//   lenient  mstar's own extractor, text::tfq_eval_answer (the last
+//   lenient  mstar's own extractor, data::tfq_eval_answer (the last
 //            <answer>, else "Answer: X", else the last standalone T or F),
 //            compared ignoring case. No reference script uses it.
 #pragma once

@@ -5,11 +5,11 @@
 
 #include "metrics.h"
 #include "mstar/artifact.h"
+#include "mstar/data/answers.h"
+#include "mstar/data/prompts.h"
+#include "mstar/data/regex.h"
 #include "mstar/error.h"
 #include "mstar/ml/registry.h"
-#include "mstar/text/answers.h"
-#include "mstar/text/prompts.h"
-#include "mstar/text/regex.h"
 
 namespace mstar::bench {
 
@@ -96,7 +96,7 @@ Answers answer_rows(NodeContext& ctx, const BenchmarkSpec& spec) {
   const std::string tmpl = p.get_string("template");
   std::vector<Query> queries;
   queries.reserve(a.rows.size());
-  for (const auto& r : a.rows) queries.push_back({text::fill_template(tmpl, r.problem), &r.image});
+  for (const auto& r : a.rows) queries.push_back({data::fill_template(tmpl, r.problem), &r.image()});
   const bool likelihood = spec.choices && p.get_string("answer_mode") == "likelihood";
   if (likelihood) a.decode.samples = 1;
   ResponseGenerator generator(ctx, std::move(model), a.decode);
@@ -130,7 +130,7 @@ Answers answer_rows(NodeContext& ctx, const BenchmarkSpec& spec) {
 Json prediction_line(const Answers& a, size_t row, size_t sample) {
   const TaskRow& r = a.rows[row];
   Json line{{"question_id", r.question_id}, {"sample", sample},
-            {"image_id", r.image_id},       {"image", r.image_url},
+            {"image_id", r.image_id},       {"image", r.image().url()},
             {"heldout", r.heldout},         {"problem", r.problem},
             {"answer", r.answer},           {"response", a.responses[row][sample]}};
   if (!r.category.empty()) line["category"] = r.category;
@@ -155,8 +155,8 @@ void write_reference_json(NodeContext& ctx, const Answers& a,
 AnswerRule reference_rule(std::function<std::string(const std::string& response)> extract) {
   AnswerRule rule;
   rule.extract = std::move(extract);
-  rule.key = text::lower;
-  rule.correct = [](const Prediction& p) { return text::reference_answers_equal(p.extracted, p.truth); };
+  rule.key = data::lower;
+  rule.correct = [](const Prediction& p) { return data::reference_answers_equal(p.extracted, p.truth); };
   return rule;
 }
 
@@ -170,7 +170,7 @@ ScoredAnswers score_answers(NodeContext& ctx, const BenchmarkSpec& spec, const A
     p.extracted = rule.extract(a.responses[i][k]);
     p.key = rule.key(p.extracted);
     p.correct = rule.correct(p);
-    p.group = r.image_url;  // the reference's scripts group by Image_URL
+    p.group = r.image().url();  // the reference's scripts group by Image_URL
     p.category = r.category;
     p.heldout = r.heldout;
     return p;

@@ -15,8 +15,8 @@
 #include <spdlog/spdlog.h>
 
 #include "metrics.h"
+#include "mstar/data/jsonl.h"
 #include "mstar/plugin.h"
-#include "mstar/world/tfq_reader.h"
 
 namespace mstar::bench {
 
@@ -31,7 +31,7 @@ struct Row {
 std::map<std::string, Row> read_predictions(const Artifact& artifact) {
   const auto file = artifact.file("predictions.jsonl");
   std::map<std::string, Row> rows;
-  world::for_each_jsonl(file, [&](size_t line, const Json& j) {
+  data::for_each_jsonl(file, [&](size_t line, const Json& j) {
     if (j.value("sample", 0) != 0) return;
     const std::string where = file.string() + ":" + std::to_string(line) + ": ";
     for (const char* key : {"question_id", "answer", "extracted", "correct"})

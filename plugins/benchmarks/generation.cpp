@@ -8,7 +8,7 @@
 #include <numeric>
 
 #include "mstar/error.h"
-#include "mstar/world/rng.h"
+#include "mstar/seed.h"
 
 namespace mstar::bench {
 
@@ -83,11 +83,11 @@ ResponseGenerator::ResponseGenerator(NodeContext& ctx, std::unique_ptr<ml::Backb
   model_->eval();
 }
 
-torch::Tensor ResponseGenerator::image_tensor(const world::ImageRef& ref) {
+torch::Tensor ResponseGenerator::image_tensor(const data::ImageRef& ref) {
   auto it = images_.find(ref.source);
   if (it != images_.end()) return it->second;
   const int size = static_cast<int>(model_->image_size());
-  world::Image img = world::load_image(ref, size);
+  data::Image img = data::load_image(ref, size);
   torch::Tensor t = torch::from_blob(img.rgb.data(), {img.height, img.width, 3}, torch::kUInt8)
                         .permute({2, 0, 1})
                         .to(torch::kFloat32)
@@ -136,7 +136,7 @@ std::vector<std::vector<std::string>> ResponseGenerator::run(std::string_view sy
     sampling.temperature = options_.greedy ? 1.0 : options_.temperature;
     sampling.top_p = options_.top_p;
     sampling.top_k = options_.top_k;
-    sampling.seed = world::stream_seed(options_.seed, {0xBE7C4, batch});
+    sampling.seed = stream_seed(options_.seed, {0xBE7C4, batch});
     sampling.compute_entropies = true;
     ml::Generation g = model_->generate(b, sampling);
     // Entropies are 0 after a sequence ends; the lengths count its tokens.

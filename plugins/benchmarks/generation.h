@@ -12,10 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#include "mstar/data/rows.h"
 #include "mstar/ml/backbone.h"
 #include "mstar/node.h"
 #include "mstar/params.h"
-#include "mstar/world/tfq_reader.h"
 
 namespace mstar::bench {
 
@@ -38,7 +38,7 @@ Json to_json(const DecodeOptions& options);
 
 struct Query {
   std::string user;                        // the user turn; <image> where the image goes
-  const world::ImageRef* image = nullptr;  // nullptr: a text-only prompt
+  const data::ImageRef* image = nullptr;  // nullptr: a text-only prompt
 };
 
 class ResponseGenerator {
@@ -69,7 +69,7 @@ class ResponseGenerator {
   double mean_token_entropy() const { return entropy_tokens_ > 0 ? entropy_sum_ / entropy_tokens_ : -1.0; }
 
  private:
-  torch::Tensor image_tensor(const world::ImageRef& ref);
+  torch::Tensor image_tensor(const data::ImageRef& ref);
 
   NodeContext& ctx_;
   std::unique_ptr<ml::Backbone> model_;

@@ -2,8 +2,8 @@
 // extracted as the reference's eval_MCQ.py extracts it.
 #include "benchmark.h"
 #include "metrics.h"
-#include "mstar/text/answers.h"
-#include "mstar/text/prompts.h"
+#include "mstar/data/answers.h"
+#include "mstar/data/prompts.h"
 
 namespace mstar::bench {
 
@@ -26,7 +26,7 @@ const BenchmarkSpec& mcq_spec() {
         "majority_baseline, chance (1 / options), group_accuracy, empty_answers, heldout.* and seen.*; "
         "majority_accuracy for n > 1. Writes predictions.jsonl and eval_result.json.";
     s.file = "mcq.jsonl";
-    s.prompt_template = text::kMcqTemplate;
+    s.prompt_template = data::kMcqTemplate;
     s.max_new_tokens = 128;
     s.choices = [](const TaskRow& r) {
       std::vector<std::string> letters;
@@ -45,7 +45,7 @@ class McqBench {
   static PluginInfo info() { return benchmark_info(mcq_spec()); }
 
   void run(NodeContext& ctx) {
-    const ScoredAnswers s = score_answers(ctx, mcq_spec(), reference_rule(text::mcq_reference_answer));
+    const ScoredAnswers s = score_answers(ctx, mcq_spec(), reference_rule(data::mcq_reference_answer));
 
     SummaryOptions options;
     options.kind = AnswerKind::Choice;

@@ -9,9 +9,9 @@
 #include "benchmark.h"
 #include "metrics.h"
 #include "mstar/artifact.h"
+#include "mstar/data/answers.h"
+#include "mstar/data/prompts.h"
 #include "mstar/judge.h"
-#include "mstar/text/answers.h"
-#include "mstar/text/prompts.h"
 
 namespace mstar::bench {
 
@@ -30,7 +30,7 @@ const BenchmarkSpec& osq_spec() {
         "them, e.g. judge/rubric), heldout.mean_score and seen.mean_score. Writes predictions.jsonl and "
         "eval_result.json (Model_Output = the judged text).";
     s.file = "osq.jsonl";
-    s.prompt_template = text::kOsqTemplate;
+    s.prompt_template = data::kOsqTemplate;
     s.max_new_tokens = 128;
     return s;
   }();
@@ -84,7 +84,7 @@ class OsqBench {
     }
     const Answers a = answer_rows(ctx, osq_spec());
     auto judged_text = [&](size_t i, size_t k) {
-      return whole_output ? a.responses[i][k] : text::final_answer_text(a.responses[i][k]);
+      return whole_output ? a.responses[i][k] : data::final_answer_text(a.responses[i][k]);
     };
 
     std::vector<Json> items;
@@ -93,7 +93,7 @@ class OsqBench {
       for (size_t k = 0; k < a.samples(); ++k) {
         Json item = a.rows[i].raw;
         item["response"] = judged_text(i, k);
-        item["image"] = a.rows[i].image_url;
+        item["image"] = a.rows[i].image().url();
         items.push_back(std::move(item));
         where.emplace_back(i, k);
       }

@@ -2,8 +2,8 @@
 // a position, a name) scored by normalised exact match, per question type.
 #include "benchmark.h"
 #include "metrics.h"
-#include "mstar/text/answers.h"
-#include "mstar/text/prompts.h"
+#include "mstar/data/answers.h"
+#include "mstar/data/prompts.h"
 
 namespace mstar::bench {
 
@@ -20,7 +20,7 @@ BenchmarkSpec short_answer_spec(const char* name, const char* file, const char* 
                   "majority_accuracy for n > 1. Writes predictions.jsonl.";
   s.file = file;
   s.category_key = "type";
-  s.prompt_template = text::kShortAnswerTemplate;
+  s.prompt_template = data::kShortAnswerTemplate;
   s.max_new_tokens = 32;
   return s;
 }
@@ -42,9 +42,9 @@ const BenchmarkSpec& reasoning_spec() {
 
 void run_short_answer(NodeContext& ctx, const BenchmarkSpec& spec) {
   AnswerRule rule;
-  rule.extract = text::final_answer_text;
-  rule.key = text::normalize_short_answer;
-  rule.correct = [](const Prediction& p) { return !p.key.empty() && p.key == text::normalize_short_answer(p.truth); };
+  rule.extract = data::final_answer_text;
+  rule.key = data::normalize_short_answer;
+  rule.correct = [](const Prediction& p) { return !p.key.empty() && p.key == data::normalize_short_answer(p.truth); };
   rule.annotate = [](Json& line, const TaskRow& row, const Prediction& p) {
     line["normalized"] = p.key;
     if (row.raw.contains("hops")) line["hops"] = row.raw["hops"];

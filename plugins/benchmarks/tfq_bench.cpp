@@ -4,8 +4,8 @@
 // majority baseline, the answer bias) per level and held-out scope.
 #include "benchmark.h"
 #include "metrics.h"
-#include "mstar/text/answers.h"
-#include "mstar/text/prompts.h"
+#include "mstar/data/answers.h"
+#include "mstar/data/prompts.h"
 
 namespace mstar::bench {
 
@@ -25,7 +25,7 @@ const BenchmarkSpec& tfq_spec() {
     s.file = "tfq.jsonl";
     s.format = TaskFormat::TrueFalse;
     s.category_key = "level";
-    s.prompt_template = text::kTfqTemplate;
+    s.prompt_template = data::kTfqTemplate;
     s.max_new_tokens = 128;
     s.whole_groups = true;
     s.choices = [](const TaskRow&) { return std::vector<std::string>{"T", "F"}; };
@@ -41,7 +41,7 @@ class TfqBench {
   static PluginInfo info() { return benchmark_info(tfq_spec()); }
 
   void run(NodeContext& ctx) {
-    const ScoredAnswers s = score_answers(ctx, tfq_spec(), reference_rule(text::tfq_reference_answer));
+    const ScoredAnswers s = score_answers(ctx, tfq_spec(), reference_rule(data::tfq_reference_answer));
 
     SummaryOptions options;
     options.kind = AnswerKind::TrueFalse;

@@ -14,10 +14,10 @@
 #include <thread>
 
 #include "mstar/artifact.h"
+#include "mstar/data/image.h"
+#include "mstar/data/regex.h"
 #include "mstar/judge.h"
 #include "mstar/plugin.h"
-#include "mstar/text/regex.h"
-#include "mstar/world/image.h"
 
 namespace mstar::judges {
 
@@ -270,10 +270,10 @@ class OpenAiJudge : public Judge {
     const std::string image = item.value("image", "");
     if (send_image_ && !image.empty()) {
       std::string uri = image;
-      if (!world::is_data_uri(image)) {
+      if (!data::is_data_uri(image)) {
         const std::string bytes = read_file(image);  // throws naming the file
-        const std::string ext = world::image_extension(bytes);
-        uri = world::make_data_uri(ext == ".jpg" ? "image/jpeg" : "image/png", bytes);
+        const std::string ext = data::image_extension(bytes);
+        uri = data::make_data_uri(ext == ".jpg" ? "image/jpeg" : "image/png", bytes);
       }
       content.push_back({{"type", "image_url"}, {"image_url", {{"url", uri}, {"detail", image_detail_}}}});
     }
@@ -328,7 +328,7 @@ class OpenAiJudge : public Judge {
     }
     a.result.raw = *text;
     if (first_integer_) {
-      static const text::Regex digits("[0-9]+");
+      static const data::Regex digits("[0-9]+");
       const auto score = digits.search(*text);
       if (!score) {
         a.result.error = "judge/openai: no number in the reply: " + excerpt(*text);
@@ -338,7 +338,7 @@ class OpenAiJudge : public Judge {
       a.result.score = std::stod(*score);
       return a;
     }
-    static const text::Regex points(R"(\[\s*(\d+(?:\.\d+)?)\s*points?\s*\])", text::Regex::kCaseless);
+    static const data::Regex points(R"(\[\s*(\d+(?:\.\d+)?)\s*points?\s*\])", data::Regex::kCaseless);
     const auto score = points.search(*text, 1);
     if (!score) {
       a.result.error = "judge/openai: no '[N points]' in the reply: " + excerpt(*text);

@@ -3,11 +3,11 @@
 #include <cmath>
 #include <sstream>
 
+#include "mstar/data/answers.h"
+#include "mstar/data/grade.h"
+#include "mstar/data/regex.h"
 #include "mstar/plugin.h"
 #include "mstar/reward.h"
-#include "mstar/text/answers.h"
-#include "mstar/text/grade.h"
-#include "mstar/text/regex.h"
 
 namespace {
 
@@ -36,7 +36,7 @@ std::string truth_of(const Json& sample) {
 // (the paper's text adds them; its code mixes them, and we follow the code).
 // Accuracy follows accuracy_reward of TFQ-GRPO_reward.py: the first
 // <answer> content, or without one the whole response, checked against the
-// truth by mathruler's grade_answer (mstar/text/grade.h).
+// truth by mathruler's grade_answer (mstar/data/grade.h).
 class TfqReward : public RewardFunction {
  public:
   using Interface = RewardFunction;
@@ -59,11 +59,11 @@ class TfqReward : public RewardFunction {
         grade_untagged_(p.get_string("no_answer_tag") == "whole") {}
 
   RewardResult score(std::string_view response, const Json& sample) const override {
-    const bool format = strict_ ? mstar::text::tfq_strict_format_ok(response) : mstar::text::tfq_format_ok(response);
-    const std::optional<std::string> tag = mstar::text::tfq_reward_tag(response);
+    const bool format = strict_ ? mstar::data::tfq_strict_format_ok(response) : mstar::data::tfq_format_ok(response);
+    const std::optional<std::string> tag = mstar::data::tfq_reward_tag(response);
     bool correct = false;
     if (tag || grade_untagged_)
-      correct = mstar::text::grade_answer(tag ? *tag : mstar::text::strip(response), mstar::text::strip(truth_of(sample)));
+      correct = mstar::data::grade_answer(tag ? *tag : mstar::data::strip(response), mstar::data::strip(truth_of(sample)));
     if (strict_ && !format) correct = false;
     const double acc = correct ? 1.0 : 0.0, fmt = format ? 1.0 : 0.0;
     return {(1 - weight_) * acc + weight_ * fmt, {{"accuracy", acc}, {"format", fmt}}};
@@ -86,8 +86,8 @@ class McqReward : public RewardFunction {
   }
   McqReward(const Params& p, ComponentHost&) : weight_(p.get_float("format_weight")) {}
   RewardResult score(std::string_view response, const Json& sample) const override {
-    const double fmt = mstar::text::tfq_format_ok(response) ? 1.0 : 0.0;
-    const double acc = mstar::text::answers_equal(mstar::text::mcq_eval_answer(response), truth_of(sample)) ? 1.0 : 0.0;
+    const double fmt = mstar::data::tfq_format_ok(response) ? 1.0 : 0.0;
+    const double acc = mstar::data::answers_equal(mstar::data::mcq_eval_answer(response), truth_of(sample)) ? 1.0 : 0.0;
     return {(1 - weight_) * acc + weight_ * fmt, {{"accuracy", acc}, {"format", fmt}}};
   }
 

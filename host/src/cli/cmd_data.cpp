@@ -3,8 +3,8 @@
 #include <iostream>
 
 #include "cli/cli.h"
+#include "cli/data_inspect.h"
 #include "mstar/error.h"
-#include "mstar/world/inspect.h"
 
 namespace mstar::cli {
 
@@ -12,8 +12,12 @@ namespace {
 
 void print_stats_table(const Json& stats) {
   std::vector<std::vector<std::string>> rows;
-  for (const auto& [split, s] : stats.value("splits", Json::object()).items()) {
-    for (const auto& [file, f] : s.value("files", Json::object()).items()) {
+  // Named copies: a range-for over items() of a temporary (value()'s result)
+  // iterates a destroyed object.
+  const Json splits = stats.value("splits", Json::object());
+  for (const auto& [split, s] : splits.items()) {
+    const Json files = s.value("files", Json::object());
+    for (const auto& [file, f] : files.items()) {
       const Json levels = f.value("levels", Json::object());
       if (levels.empty()) {
         rows.push_back({split, file, std::to_string(f.value("rows", 0)), std::to_string(f.value("images", 0)), "", "", ""});
@@ -28,10 +32,10 @@ void print_stats_table(const Json& stats) {
     }
   }
   print_table({"split", "file", "rows", "images", "level", "T/F", "true frac"}, rows, "table");
-  for (const auto& [split, s] : stats.value("splits", Json::object()).items()) {
-    if (!s.contains("scenes")) continue;
-    std::cout << "\n" << split << " scenes: " << s["scenes"].dump() << "\n";
-  }
+  // What the dataset's plugin recorded per split (the world's "scenes").
+  for (const auto& [split, s] : splits.items())
+    for (const auto& [key, value] : s.items())
+      if (key != "files") std::cout << "\n" << split << " " << key << ": " << value.dump() << "\n";
 }
 
 }  // namespace
@@ -56,7 +60,7 @@ int cmd_data(const Args& args) {
   if (!std::filesystem::is_directory(dir)) throw_bad_input("data " + action + ": no directory " + dir);
   if (action == "preview") {
     if (out.empty()) throw_bad_input("data preview needs -o FILE.html");
-    const std::string html = world::render_preview_html(dir, max_images);
+    const std::string html = render_preview_html(dir, max_images);
     std::ofstream file(out, std::ios::binary | std::ios::trunc);
     file << html;
     if (!file.flush()) throw_io("cannot write " + out);
@@ -64,7 +68,7 @@ int cmd_data(const Args& args) {
     return 0;
   }
   if (action != "stats") throw_bad_input("data: unknown action '" + action + "' (expected preview or stats)");
-  const Json stats = world::dataset_stats(dir);
+  const Json stats = dataset_stats(dir);
   if (format == "json") {
     std::cout << stats.dump(2) << "\n";
     return 0;

@@ -17,6 +17,8 @@
 
 namespace mstar::world {
 
+using data::encode_png;
+
 namespace fs = std::filesystem;
 
 void WorldConfig::validate() const {

@@ -1,4 +1,6 @@
-// dataset/implication_world: generates the synthetic TFQ world.
+// dataset/implication_world: generates the synthetic TFQ world. judge/rubric,
+// which scores answers against the world's catalogues, lives in this library
+// too (rubric.cpp): the catalogues stay private to plugins/world.
 #include <spdlog/spdlog.h>
 
 #include "mstar/plugin.h"
@@ -33,6 +35,7 @@ class ImplicationWorld {
     const auto report = mstar::world::generate_world(config, ctx.output_dir(), hooks);
     ctx.annotate("type", "dataset");
     ctx.annotate("world", {{"seed", config.seed}, {"files", report.counts}});
+    ctx.annotate("split_stats", mstar::world::split_stats(ctx.output_dir()));
     ctx.summary("images", report.images);
     ctx.summary("generation_seconds", report.seconds);
     for (const char* split : {"train", "bench"})

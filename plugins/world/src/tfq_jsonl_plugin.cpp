@@ -1,8 +1,9 @@
-// dataset/tfq_jsonl: imports and validates TFQ JSONL exports into an artifact.
+// dataset/tfq_jsonl: imports and validates TFQ JSONL exports into an artifact,
+// through the public reader only (mstar/data/import.h).
 #include <spdlog/spdlog.h>
 
+#include "mstar/data/import.h"
 #include "mstar/plugin.h"
-#include "mstar/world/tfq_import.h"
 
 namespace {
 
@@ -17,7 +18,7 @@ class TfqJsonl {
         "Imports TFQ JSONL files (real TFQ-Data / TFQ-Bench exports or a generated world): validates every "
         "row, turns base64 data-URI images into files, copies or links image files. Image paths must stay inside "
         "`source` or `image_roots`; empty files are refused (docs/data.md).";
-    i.params = mstar::world::tfq_import_param_schema();
+    i.params = mstar::data::tfq_import_param_schema();
     i.inputs = {{"data", "dataset", false, "a dataset split (e.g. world.train) imported when `source` is empty"}};
     i.outputs = {{"train", "dataset", "train/*.jsonl and images"}, {"bench", "dataset", "bench/*.jsonl and images"}};
     i.examples = {"bench: {plugin: dataset/tfq_jsonl, params: {source: /data/tfq_export}}",
@@ -28,14 +29,14 @@ class TfqJsonl {
 
   void run(mstar::NodeContext& ctx) {
     const auto& params = ctx.params().json();
-    const auto options = mstar::world::tfq_import_options_from_params(params);
+    const auto options = mstar::data::tfq_import_options_from_params(params);
     std::string source = params.at("source").get<std::string>();
     if (source.empty()) {
       const mstar::Artifact* data = ctx.input("data");
       if (!data) throw mstar::Error(mstar::ErrorCategory::BadInput, "tfq_jsonl: set `source` or wire the `data` input");
       source = data->dir().string();
     }
-    const auto report = mstar::world::import_tfq(source, ctx.output_dir(), options);
+    const auto report = mstar::data::import_tfq(source, ctx.output_dir(), options);
     size_t shown = 0;
     for (const std::string& p : report.problems)
       if (shown++ < 20) ctx.logger().warn("skipped bad row: {}", p);

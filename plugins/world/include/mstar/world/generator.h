@@ -62,4 +62,12 @@ struct GenerationReport {
 GenerationReport generate_world(const WorldConfig& config, const std::filesystem::path& out_dir,
                                 const GenerationHooks& hooks = {});
 
+// A split's scenes counted: {"images", "relations": {ID: n}, "symbols":
+// {GLYPH: n}, "symbols_per_image": {"2": n}, "heldout_images", "groups"}.
+Json scene_stats(const std::filesystem::path& scenes_file);
+// {SPLIT: {"scenes": scene_stats}} for the splits of a generated world: the
+// plugin records it in its manifest as "split_stats", which `mstar data
+// stats` shows (docs/data.md, "Looking at data").
+Json split_stats(const std::filesystem::path& world_dir);
+
 }  // namespace mstar::world

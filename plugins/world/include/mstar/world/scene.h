@@ -7,12 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "mstar/data/image.h"
 #include "mstar/json.h"
 #include "mstar/world/culture.h"
-#include "mstar/world/image.h"
 #include "mstar/world/rng.h"
 
 namespace mstar::world {
+
+using data::Image;
 
 enum class Region { Top, Bottom, Left, Right, Centre, None };
 const char* region_name(Region r);    // "top", ..., "centre"

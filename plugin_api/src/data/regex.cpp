@@ -1,5 +1,5 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "mstar/text/regex.h"
+#include "mstar/data/regex.h"
 
 #include <algorithm>
 #include <cctype>
@@ -7,7 +7,7 @@
 
 #include "mstar/error.h"
 
-namespace mstar::text {
+namespace mstar::data {
 
 struct Regex::Impl {
   pcre2_code* code = nullptr;
@@ -110,4 +110,4 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-}  // namespace mstar::text
+}  // namespace mstar::data

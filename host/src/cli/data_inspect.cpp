@@ -1,15 +1,15 @@
-#include "mstar/world/inspect.h"
+#include "cli/data_inspect.h"
 
 #include <algorithm>
 #include <map>
 #include <set>
 
 #include "mstar/artifact.h"
+#include "mstar/data/image.h"
+#include "mstar/data/rows.h"
 #include "mstar/error.h"
-#include "mstar/world/image.h"
-#include "mstar/world/tfq_reader.h"
 
-namespace mstar::world {
+namespace mstar::cli {
 
 namespace fs = std::filesystem;
 
@@ -43,6 +43,25 @@ void bump(Json& obj, const std::string& key, int64_t by = 1) {
   obj[key] = obj.value(key, static_cast<int64_t>(0)) + by;
 }
 
+// What the plugin that made the artifact recorded about split `name`
+// (manifest "split_stats"): the manifest is in `dir` or, for a split
+// directory, its parent.
+Json recorded_split_stats(const fs::path& dataset_dir, const fs::path& split_dir, const std::string& name) {
+  for (const fs::path& root : {split_dir, split_dir.parent_path(), dataset_dir}) {
+    const fs::path manifest = root / kManifestFile;
+    if (!fs::is_regular_file(manifest)) continue;
+    Json m;
+    try {
+      m = Json::parse(read_file(manifest));
+    } catch (const Json::exception& e) {
+      throw_bad_input(manifest.string() + ": not valid JSON: " + e.what());
+    }
+    const Json stats = m.is_object() ? m.value("split_stats", Json::object()) : Json::object();
+    return stats.is_object() && stats.contains(name) && stats[name].is_object() ? stats[name] : Json::object();
+  }
+  return Json::object();
+}
+
 std::string split_name(const fs::path& dir) {
   const fs::path clean = dir.lexically_normal();
   std::string name = clean.filename().string();
@@ -71,27 +90,11 @@ Json dataset_stats(const fs::path& dataset_dir) {
     Json split{{"files", Json::object()}};
     for (const fs::path& file : jsonl_files(dir)) {
       const std::string fname = file.filename().string();
-      if (fname == "scenes.jsonl") {
-        Json sc{{"images", 0}, {"relations", Json::object()}, {"symbols", Json::object()},
-                {"symbols_per_image", Json::object()}, {"heldout_images", 0}, {"groups", Json::object()}};
-        for_each_jsonl(file, [&](size_t, const Json& row) {
-          bump(sc, "images");
-          if (row.contains("relation") && row["relation"].is_string()) bump(sc["relations"], row["relation"].get<std::string>());
-          if (row.contains("group") && row["group"].is_string()) bump(sc["groups"], row["group"].get<std::string>());
-          for (const char* role : {"agent", "patient"})
-            if (row.contains(role) && row[role].is_object() && row[role].contains("glyph"))
-              bump(sc["symbols"], row[role]["glyph"].get<std::string>(), row[role].value("count", 1));
-          if (row.contains("symbols") && row["symbols"].is_number_integer())
-            bump(sc["symbols_per_image"], std::to_string(row["symbols"].get<int>()));
-          if (row.value("heldout", false)) bump(sc, "heldout_images");
-        });
-        split["scenes"] = sc;
-        continue;
-      }
+      if (fname == "scenes.jsonl") continue;  // per-image facts, not task rows: see split_stats
       Json f{{"rows", 0}, {"heldout_rows", 0}};
       std::set<std::string> images;
       Json answers = Json::object(), levels = Json::object(), kinds = Json::object();
-      for_each_jsonl(file, [&](size_t, const Json& row) {
+      data::for_each_jsonl(file, [&](size_t, const Json& row) {
         bump(f, "rows");
         if (row.contains("images") && row["images"].is_array())
           for (const Json& img : row["images"])
@@ -118,6 +121,8 @@ Json dataset_stats(const fs::path& dataset_dir) {
       if (!kinds.empty()) f["kinds"] = kinds;
       split["files"][fname] = f;
     }
+    const Json recorded = recorded_split_stats(dataset_dir, dir, name);
+    for (const auto& [key, value] : recorded.items()) split[key] = value;
     splits[name] = split;
   }
   return Json{{"dir", dataset_dir.string()}, {"splits", splits}};
@@ -138,15 +143,15 @@ std::string render_preview_html(const fs::path& dataset_dir, size_t max_images) 
         file = dir / pick;
         break;
       }
-    TfqFile tfq;
-    ReadOptions opts;
+    data::TaskFile tfq;
+    data::ReadOptions opts;
     opts.skip_bad_rows = true;
     opts.decode_images = false;
     opts.allow_empty = true;  // any *.jsonl is tried; a non-T/F file reads as no rows
-    if (!file.empty()) tfq = read_tfq_jsonl(file, opts);
+    if (!file.empty()) tfq = data::read_tfq_jsonl(file, opts);
     for (const fs::path& f : jsonl_files(dir)) {
       if (!file.empty()) break;
-      TfqFile t = read_tfq_jsonl(f, opts);
+      data::TaskFile t = data::read_tfq_jsonl(f, opts);
       if (!t.rows.empty()) {
         file = f;
         tfq = std::move(t);
@@ -156,7 +161,7 @@ std::string render_preview_html(const fs::path& dataset_dir, size_t max_images) 
 
     std::map<std::string, Json> scenes;
     if (fs::is_regular_file(dir / "scenes.jsonl"))
-      for_each_jsonl(dir / "scenes.jsonl", [&](size_t, const Json& row) {
+      data::for_each_jsonl(dir / "scenes.jsonl", [&](size_t, const Json& row) {
         if (row.contains("image_id") && row["image_id"].is_string()) scenes[row["image_id"].get<std::string>()] = row;
       });
 
@@ -165,8 +170,8 @@ std::string render_preview_html(const fs::path& dataset_dir, size_t max_images) 
     if (!tfq.bad_rows.empty()) body += ", " + std::to_string(tfq.bad_rows.size()) + " bad rows skipped";
     body += "</p>\n";
     std::vector<std::string> order;
-    std::map<std::string, std::vector<const TfqRow*>> by_image;
-    for (const TfqRow& row : tfq.rows) {
+    std::map<std::string, std::vector<const data::TaskRow*>> by_image;
+    for (const data::TaskRow& row : tfq.rows) {
       const std::string key = row.images.front().source;
       if (!by_image.count(key)) order.push_back(key);
       by_image[key].push_back(&row);
@@ -176,12 +181,12 @@ std::string render_preview_html(const fs::path& dataset_dir, size_t max_images) 
       if (shown >= max_images || in_split >= per_split) break;
       ++shown, ++in_split;
       const auto& rows = by_image[key];
-      const ImageRef& ref = rows.front()->images.front();
+      const data::ImageRef& ref = rows.front()->images.front();
       std::string src;
       try {
         const std::string bytes = ref.encoded();
-        const std::string ext = image_extension(bytes);
-        src = make_data_uri(ext == ".jpg" ? "image/jpeg" : "image/png", bytes);
+        const std::string ext = data::image_extension(bytes);
+        src = data::make_data_uri(ext == ".jpg" ? "image/jpeg" : "image/png", bytes);
       } catch (const Error&) {
         src = "";
       }
@@ -197,7 +202,7 @@ std::string render_preview_html(const fs::path& dataset_dir, size_t max_images) 
         body += "</p>";
       }
       body += "<table>";
-      for (const TfqRow* row : rows) {
+      for (const data::TaskRow* row : rows) {
         std::string text = row->problem;
         const std::string tag = "<image>";
         for (size_t at; (at = text.find(tag)) != std::string::npos;) text.erase(at, tag.size());
@@ -223,4 +228,4 @@ std::string render_preview_html(const fs::path& dataset_dir, size_t max_images) 
          html_escape(dataset_dir.string()) + "</h1>\n" + body + "</body></html>\n";
 }
 
-}  // namespace mstar::world
+}  // namespace mstar::cli

@@ -1,14 +1,13 @@
-#include "mstar/world/tfq_reader.h"
+#include "mstar/data/rows.h"
 
 #include <fstream>
 #include <map>
-#include <set>
 
 #include "mstar/artifact.h"
 #include "mstar/data/paths.h"
 #include "mstar/error.h"
 
-namespace mstar::world {
+namespace mstar::data {
 
 namespace fs = std::filesystem;
 
@@ -17,32 +16,41 @@ std::string ImageRef::encoded() const {
   return read_file(path);
 }
 
+std::string ImageRef::url() const { return inline_data() ? source : fs::absolute(path).lexically_normal().string(); }
+
+// TFQ rows say what a statement tests in a "kind:X" tag (the world's
+// literal statements: present, colour, position, layout, count), corpora in
+// a "kind" field.
+static std::string kind_of(const Json& row) {
+  std::string kind = field_text(row, "kind");
+  if (!kind.empty() || !row.contains("tags") || !row["tags"].is_array()) return kind;
+  for (const Json& tag : row["tags"])
+    if (tag.is_string() && tag.get<std::string>().rfind("kind:", 0) == 0) return tag.get<std::string>().substr(5);
+  return kind;
+}
+
+TaskRow row_from_json(const Json& row, size_t line) {
+  TaskRow out;
+  out.problem = field_text(row, "problem");
+  out.answer = field_text(row, "answer");
+  out.question_id = field_text(row, "question_id");
+  out.image_id = field_text(row, "image_id");
+  out.level = field_text(row, "level");
+  out.kind = kind_of(row);
+  if (row.contains("tags") && row["tags"].is_array())
+    for (const Json& t : row["tags"])
+      if (t.is_string()) out.tags.push_back(t.get<std::string>());
+  if (row.contains("heldout") && row["heldout"].is_boolean()) out.heldout = row["heldout"].get<bool>();
+  out.line = line;
+  out.raw = row;
+  return out;
+}
+
 Image load_image(const ImageRef& ref, int size) {
   const std::string what = ref.inline_data() ? "data URI image" : ref.path.string();
   if (!ref.inline_data() && !fs::is_regular_file(ref.path)) throw_bad_input(what + ": image file not found");
   Image image = decode_image(ref.encoded(), what, ref.max_pixels);
   return size > 0 ? resize_letterbox(image, size) : image;
-}
-
-void for_each_jsonl(const fs::path& path, const std::function<void(size_t, const Json&)>& fn) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_io("cannot read " + path.string());
-  std::string line;
-  size_t number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    Json row;
-    try {
-      row = Json::parse(line);
-    } catch (const Json::exception& e) {
-      throw_bad_input(path.string() + ":" + std::to_string(number) + ": not valid JSON: " + e.what());
-    }
-    if (!row.is_object())
-      throw_bad_input(path.string() + ":" + std::to_string(number) + ": expected a JSON object, got " +
-                      std::string(row.type_name()));
-    fn(number, row);
-  }
 }
 
 namespace {
@@ -116,8 +124,8 @@ class ImageChecker {
   std::map<std::string, std::string> known_;  // canonical path -> problem ("" = fine)
 };
 
-TfqRow parse_row(const Json& row, ImageChecker& images) {
-  TfqRow out;
+TaskRow parse_row(const Json& row, ImageChecker& images) {
+  TaskRow out;
   for (const char* key : {"images", "problem", "answer"})
     if (!row.contains(key)) bad(std::string("missing key '") + key + "'");
   const Json& imgs = row["images"];
@@ -144,14 +152,15 @@ TfqRow parse_row(const Json& row, ImageChecker& images) {
     if (!row["heldout"].is_boolean()) bad(std::string("'heldout' must be true or false, got ") + row["heldout"].type_name());
     out.heldout = row["heldout"].get<bool>();
   }
+  out.kind = kind_of(row);
   for (const Json& img : imgs) out.images.push_back(images.check(img.get<std::string>()));
   return out;
 }
 
 }  // namespace
 
-TfqFile read_tfq_jsonl(const fs::path& path, const ReadOptions& options) {
-  TfqFile file;
+TaskFile read_tfq_jsonl(const fs::path& path, const ReadOptions& options) {
+  TaskFile file;
   file.path = path;
   std::ifstream in(path, std::ios::binary);
   if (!in) throw_io("cannot read " + path.string());
@@ -166,7 +175,7 @@ TfqFile read_tfq_jsonl(const fs::path& path, const ReadOptions& options) {
     ++number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     ++file.lines;
-    const std::string where = path.string() + ":" + std::to_string(number) + ": ";
+    const std::string where = location(path, number) + ": ";
     try {
       Json row;
       try {
@@ -175,7 +184,7 @@ TfqFile read_tfq_jsonl(const fs::path& path, const ReadOptions& options) {
         bad(std::string("not valid JSON: ") + e.what());
       }
       if (!row.is_object()) bad(std::string("expected a JSON object, got ") + row.type_name());
-      TfqRow parsed;
+      TaskRow parsed;
       try {
         parsed = parse_row(row, images);
       } catch (const Error& e) {  // undecodable data URI image
@@ -202,4 +211,4 @@ TfqFile read_tfq_jsonl(const fs::path& path, const ReadOptions& options) {
   return file;
 }
 
-}  // namespace mstar::world
+}  // namespace mstar::data

@@ -1,6 +1,6 @@
 // The one translation unit that compiles stb_image, stb_image_write and
 // stb_image_resize (Debian's libstb-dev headers). Their functions are static
-// here, so no stb symbol leaves libmstar_world and another library that
+// here, so no stb symbol leaves libmstar_data and another library that
 // compiles its own copy of stb never clashes with this one. image.cpp reaches
 // them through the wrappers below.
 #include "stb_impl.h"
@@ -21,7 +21,7 @@
 #define STB_IMAGE_RESIZE_IMPLEMENTATION
 #include <stb/stb_image_resize.h>
 
-namespace mstar::world::detail {
+namespace mstar::data::detail {
 
 namespace {
 void append_bytes(void* context, void* data, int size) {
@@ -96,4 +96,4 @@ bool stb_resize_rgb(const unsigned char* in, int in_w, int in_h, unsigned char* 
   return stbir_resize_uint8(in, in_w, in_h, 0, out, out_w, out_h, 0, 3) != 0;
 }
 
-}  // namespace mstar::world::detail
+}  // namespace mstar::data::detail

@@ -4,14 +4,14 @@
 
 #include <algorithm>
 
+#include "mstar/data/image.h"
 #include "mstar/error.h"
-#include "mstar/world/image.h"
 #include "world_helpers.h"
 
-using namespace mstar::world;
+using namespace mstar::data;
 using world_test::gradient;
 
-TEST(WorldBase64, RoundTripsAndRejectsGarbage) {
+TEST(DataBase64, RoundTripsAndRejectsGarbage) {
   const std::vector<std::string> samples{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\x10", 3)};
   for (const std::string& s : samples)
     EXPECT_EQ(base64_decode(base64_encode(s)).value(), s);
@@ -28,7 +28,7 @@ TEST(WorldBase64, RoundTripsAndRejectsGarbage) {
   EXPECT_TRUE(parse_data_uri("data:image/jpg;base64,Zm9v").has_value());
 }
 
-TEST(WorldImage, PngAndJpegDecode) {
+TEST(DataImage, PngAndJpegDecode) {
   const Image img = gradient(20, 10);
   const Image png = decode_image(encode_png(img), "png");
   EXPECT_EQ(png.rgb, img.rgb);
@@ -49,7 +49,7 @@ TEST(WorldImage, PngAndJpegDecode) {
   }
 }
 
-TEST(WorldImage, LetterboxKeepsAspect) {
+TEST(DataImage, LetterboxKeepsAspect) {
   Image wide(100, 50);
   std::fill(wide.rgb.begin(), wide.rgb.end(), 200);
   const Image out = resize_letterbox(wide, 64);
@@ -68,7 +68,7 @@ TEST(WorldImage, LetterboxKeepsAspect) {
 // found by the image fuzz harness under UBSan). Such files are refused
 // before stb sees them, wherever the table is (before the first scan or
 // between the scans of a progressive JPEG).
-TEST(WorldImage, JpegWithAnOversizedHuffmanTableIsRefusedBeforeStb) {
+TEST(DataImage, JpegWithAnOversizedHuffmanTableIsRefusedBeforeStb) {
   const std::string jpeg = encode_jpeg(gradient(16, 16));
   ASSERT_EQ(jpeg.substr(0, 2), std::string("\xFF\xD8", 2));
   std::string dht = std::string("\xFF\xC4", 2);

@@ -1,12 +1,12 @@
-#include "mstar/text/answers.h"
+#include "mstar/data/answers.h"
 
 #include <cctype>
 #include <cstring>
 #include <map>
 
-#include "mstar/text/regex.h"
+#include "mstar/data/regex.h"
 
-namespace mstar::text {
+namespace mstar::data {
 
 namespace {
 
@@ -66,9 +66,9 @@ std::string mcq_eval_answer(std::string_view response) {
   return last(re(R"(\b([A-F])\b)", 0).find_all(response, 1));
 }
 
-}  // namespace mstar::text
+}  // namespace mstar::data
 
-namespace mstar::text {
+namespace mstar::data {
 
 std::string tfq_reference_answer(std::string_view response) {
   const auto tags = re(R"(<answer>(.*?)</answer>)", Regex::kDotAll).find_all(response, 1);
@@ -138,4 +138,4 @@ std::string normalize_short_answer(std::string_view text) {
   return out;
 }
 
-}  // namespace mstar::text
+}  // namespace mstar::data

@@ -1,6 +1,8 @@
 // A small RAII wrapper over PCRE2 (Debian's libpcre2), used by the reward
 // and benchmark plugins: the reference implementation's patterns are
 // Python `re` patterns, and PCRE2 reads them unchanged (non-greedy, DOTALL).
+// PCRE2 stays inside libmstar_data (behind Impl): neither this header nor
+// the installed package needs it.
 #pragma once
 
 #include <memory>
@@ -9,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace mstar::text {
+namespace mstar::data {
 
 class Regex {
  public:
@@ -41,4 +43,4 @@ class Regex {
 std::string strip(std::string_view s);
 std::string lower(std::string_view s);
 
-}  // namespace mstar::text
+}  // namespace mstar::data

@@ -1,20 +1,22 @@
-// The TFQ JSONL reader, images and base64, the importer and the inspection
-// helpers (stats, preview).
+// The dataset layer (libmstar_data): the TFQ JSONL reader and its FILE:LINE
+// errors, the pixel budget, the importer; and `mstar data stats|preview`
+// (host/src/cli/data_inspect.cpp) over a generated world.
 #include <gtest/gtest.h>
 
 #include <fstream>
 
+#include "cli/data_inspect.h"
 #include "mstar/artifact.h"
+#include "mstar/data/image.h"
+#include "mstar/data/import.h"
+#include "mstar/data/rows.h"
 #include "mstar/error.h"
-#include "mstar/world/image.h"
-#include "mstar/world/inspect.h"
-#include "mstar/world/tfq_import.h"
-#include "mstar/world/tfq_reader.h"
+#include "mstar/world/generator.h"
 #include "world_helpers.h"
 
 namespace fs = std::filesystem;
 using mstar::Json;
-using namespace mstar::world;
+using namespace mstar::data;
 using world_test::gradient;
 
 namespace {
@@ -44,7 +46,7 @@ struct BadCase {
 
 }  // namespace
 
-TEST(WorldImage, PixelBudgetIsCheckedBeforeDecoding) {
+TEST(DataImage, PixelBudgetIsCheckedBeforeDecoding) {
   // A 16x16 PNG whose header claims 10000x10000 (100 M pixels; stb ignores
   // chunk CRCs): a decompression bomb's signature, in 100 bytes. Small
   // enough for stb's own limits, so only the budget stops the decoder.
@@ -75,13 +77,13 @@ TEST(WorldImage, PixelBudgetIsCheckedBeforeDecoding) {
   EXPECT_THROW(load_image(ref), mstar::Error);
 }
 
-TEST(WorldReader, ReadsGeneratedFilesRoundTrip) {
+TEST(DataReader, ReadsGeneratedFilesRoundTrip) {
   const fs::path& w = world_test::shared_world();
-  const TfqFile file = read_tfq_jsonl(w / "bench/tfq.jsonl");
+  const TaskFile file = read_tfq_jsonl(w / "bench/tfq.jsonl");
   EXPECT_TRUE(file.bad_rows.empty());
   EXPECT_EQ(file.rows.size(), world_test::read_rows(w / "bench/tfq.jsonl").size());
   EXPECT_EQ(file.rows.size(), file.lines);
-  const TfqRow& r = file.rows.front();
+  const TaskRow& r = file.rows.front();
   EXPECT_FALSE(r.question_id.empty());
   EXPECT_FALSE(r.level.empty());
   EXPECT_FALSE(r.tags.empty());
@@ -89,11 +91,11 @@ TEST(WorldReader, ReadsGeneratedFilesRoundTrip) {
   EXPECT_EQ(img.width, 64);
   EXPECT_EQ(load_image(r.images.front(), 32).width, 32);
   size_t heldout = 0;
-  for (const TfqRow& row : file.rows) heldout += row.heldout;
+  for (const TaskRow& row : file.rows) heldout += row.heldout;
   EXPECT_GT(heldout, 0u);
 }
 
-TEST(WorldReader, EveryKindOfBadRowNamesFileAndLine) {
+TEST(DataReader, EveryKindOfBadRowNamesFileAndLine) {
   const std::string png_uri = make_data_uri("image/png", encode_png(gradient(4, 4)));
   Json missing = good_row("q2");
   missing.erase("answer");
@@ -139,7 +141,7 @@ TEST(WorldReader, EveryKindOfBadRowNamesFileAndLine) {
     }
     ReadOptions skip;
     skip.skip_bad_rows = true;
-    const TfqFile read = read_tfq_jsonl(file, skip);
+    const TaskFile read = read_tfq_jsonl(file, skip);
     EXPECT_EQ(read.rows.size(), 2u) << c.name;
     ASSERT_EQ(read.bad_rows.size(), 1u) << c.name;
     EXPECT_EQ(read.bad_rows[0].line, 2u);
@@ -147,7 +149,7 @@ TEST(WorldReader, EveryKindOfBadRowNamesFileAndLine) {
   }
 }
 
-TEST(WorldReader, ImagePathsStayInsideTheDatasetFolder) {
+TEST(DataReader, ImagePathsStayInsideTheDatasetFolder) {
   const fs::path file = write_case("confine", {good_row("q1").dump()});
   const fs::path outside = world_test::temp_dir("confine_outside");
   mstar::write_file_atomic(outside / "o.png", encode_png(gradient(4, 4)));
@@ -177,7 +179,7 @@ TEST(WorldReader, ImagePathsStayInsideTheDatasetFolder) {
   EXPECT_EQ(read_tfq_jsonl(nested / "tfq.jsonl", dataset).rows.size(), 1u);
 }
 
-TEST(WorldReader, EmptyFilesAreRefusedNamingTheFile) {
+TEST(DataReader, EmptyFilesAreRefusedNamingTheFile) {
   const fs::path empty = write_case("empty", {"", "  "});
   ReadOptions skip;
   skip.skip_bad_rows = true;
@@ -211,7 +213,7 @@ TEST(WorldReader, EmptyFilesAreRefusedNamingTheFile) {
   EXPECT_THROW(import_tfq(all_bad, world_test::temp_dir("all_bad_out"), import_skip), mstar::Error);
 }
 
-TEST(WorldReader, Base64ImagesAndMinimalRows) {
+TEST(DataReader, Base64ImagesAndMinimalRows) {
   const Image img = gradient(16, 12);
   const std::string png_uri = make_data_uri("image/png", encode_png(img));
   const std::string jpg_uri = make_data_uri("image/jpeg", encode_jpeg(img, 92));
@@ -220,7 +222,7 @@ TEST(WorldReader, Base64ImagesAndMinimalRows) {
       "base64", {Json{{"images", {png_uri}}, {"problem", "<image> a statement."}, {"answer", "T"}}.dump(),
                  Json{{"images", {jpg_uri}}, {"problem", "<image> another."}, {"answer", "F"}}.dump(), "",
                  Json{{"images", {"img/a.png", png_uri}}, {"problem", "<image><image> two."}, {"answer", "F"}}.dump()});
-  const TfqFile read = read_tfq_jsonl(file);
+  const TaskFile read = read_tfq_jsonl(file);
   ASSERT_EQ(read.rows.size(), 3u);
   EXPECT_EQ(read.rows[2].line, 4u);  // the blank line is counted, not read
   EXPECT_TRUE(read.rows[0].images[0].inline_data());
@@ -234,7 +236,7 @@ TEST(WorldReader, Base64ImagesAndMinimalRows) {
   EXPECT_TRUE(read.rows[0].level.empty());
 }
 
-TEST(WorldImport, CopiesAWorldAndDecodesDataUris) {
+TEST(DataImport, CopiesAWorldAndDecodesDataUris) {
   const fs::path& w = world_test::shared_world();
   const fs::path out = world_test::temp_dir("import_world");
   const ImportReport report = import_tfq(w, out, ImportOptions{});
@@ -264,7 +266,7 @@ TEST(WorldImport, CopiesAWorldAndDecodesDataUris) {
   EXPECT_EQ(r2.rows, 2u);
   EXPECT_EQ(r2.bad_rows, 1u);
   EXPECT_EQ(r2.images, 1u);  // the same data URI twice: one file
-  const TfqFile again = read_tfq_jsonl(out2 / "bench/tfq.jsonl");
+  const TaskFile again = read_tfq_jsonl(out2 / "bench/tfq.jsonl");
   ASSERT_EQ(again.rows.size(), 2u);
   EXPECT_FALSE(again.rows[0].images[0].inline_data());
   EXPECT_EQ(again.rows[0].images[0].source.rfind("img/", 0), 0u);
@@ -273,7 +275,7 @@ TEST(WorldImport, CopiesAWorldAndDecodesDataUris) {
   EXPECT_FALSE(again.rows[0].image_id.empty());
 }
 
-TEST(WorldImport, ParamsAndLinks) {
+TEST(DataImport, ParamsAndLinks) {
   std::vector<mstar::ParamIssue> issues;
   const Json p = mstar::validate_params(tfq_import_param_schema(), Json{{"source", "/x"}, {"link", "symlink"}}, issues);
   ASSERT_TRUE(issues.empty());
@@ -298,7 +300,7 @@ TEST(WorldImport, ParamsAndLinks) {
   EXPECT_EQ(read_tfq_jsonl(out / "train/tfq.jsonl", read).rows.size(), 1u);
 }
 
-TEST(WorldImport, MaxImagesKeepsTheRowsOfTheFirstImages) {
+TEST(DataImport, MaxImagesKeepsTheRowsOfTheFirstImages) {
   // Rows of images a, b, a, c: with max_images 2 the rows of a and b stay
   // (both of a's), c's goes; the report counts what was kept.
   Json b = good_row("q2"), c = good_row("q4");
@@ -315,7 +317,36 @@ TEST(WorldImport, MaxImagesKeepsTheRowsOfTheFirstImages) {
   EXPECT_EQ(ids, (std::vector<std::string>{"q1", "q2", "q3"}));
 }
 
-TEST(WorldInspect, StatsAndPreview) {
+TEST(DataReader, TaskRowsOfGenericFilesNameFileAndLine) {
+  // read_task_rows (what benchmarks read) over a non-TFQ file: free answers,
+  // the first image resolved, kind from a "kind:X" tag, errors at FILE:LINE.
+  Json free = good_row("q1");
+  free["answer"] = "two crowns";
+  free["tags"] = {"kind:count"};
+  const fs::path file = write_case("generic_rows", {free.dump(), "", good_row("q2").dump()});
+  ReadTaskOptions options;
+  options.category_key = "level";
+  const auto rows = read_task_rows(file, options);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].answer, "two crowns");
+  EXPECT_EQ(rows[0].kind, "count");
+  EXPECT_EQ(rows[0].category, "literal");
+  EXPECT_EQ(rows[1].line, 3u);  // blank lines count, as in an editor
+  EXPECT_EQ(rows[1].image().url(), fs::canonical(file.parent_path() / "img/a.png").string());
+  Json missing = good_row("q3");
+  missing.erase("problem");
+  const fs::path bad = write_case("generic_bad", {good_row("q1").dump(), missing.dump()});
+  try {
+    read_task_rows(bad, options);
+    FAIL() << "a row without 'problem' was accepted";
+  } catch (const mstar::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(bad.string() + ":2: missing key 'problem'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(DataInspect, StatsAndPreview) {
+  using mstar::cli::dataset_stats;
+  using mstar::cli::render_preview_html;
   const fs::path& w = world_test::shared_world();
   const Json stats = dataset_stats(w);
   const Json& tfq = stats["splits"]["bench"]["files"]["tfq.jsonl"];
@@ -324,8 +355,9 @@ TEST(WorldInspect, StatsAndPreview) {
   EXPECT_EQ(tfq["levels"].size(), 3u);
   EXPECT_GT(tfq["heldout_rows"].get<int>(), 0);
   EXPECT_FALSE(stats["splits"]["train"]["files"]["mcq.jsonl"].contains("answers"));
-  EXPECT_EQ(stats["splits"]["train"]["scenes"]["relations"].size(), 10u);
-  EXPECT_EQ(stats["splits"]["train"]["scenes"]["images"], 860);
+  // No manifest: nothing a plugin recorded, and scenes.jsonl is no task file.
+  EXPECT_FALSE(stats["splits"]["train"].contains("scenes"));
+  EXPECT_FALSE(stats["splits"]["train"]["files"].contains("scenes.jsonl"));
 
   const std::string html = render_preview_html(w, 6);
   EXPECT_EQ(html.rfind("<!doctype html>", 0), 0u);
@@ -337,4 +369,22 @@ TEST(WorldInspect, StatsAndPreview) {
   EXPECT_EQ(html.find("<image>"), std::string::npos);
   // A split directory alone works too.
   EXPECT_NE(render_preview_html(w / "bench", 2).find("bench"), std::string::npos);
+}
+
+TEST(DataInspect, StatsShowWhatTheWorldPluginRecorded) {
+  // The world's extras (relations, symbols) reach `mstar data stats` through
+  // the artifact's manifest ("split_stats", written by
+  // dataset/implication_world), not through world code in the host.
+  const fs::path& w = world_test::shared_world();
+  const Json recorded = mstar::world::split_stats(w);
+  EXPECT_EQ(recorded["train"]["scenes"]["relations"].size(), 10u);
+  EXPECT_EQ(recorded["train"]["scenes"]["images"], 860);
+  const fs::path artifact = world_test::temp_dir("inspect_manifest");
+  fs::create_directories(artifact / "train");
+  fs::copy_file(w / "train/tfq_lite.jsonl", artifact / "train/tfq_lite.jsonl");
+  mstar::write_file_atomic(artifact / "manifest.json", Json{{"split_stats", recorded}}.dump());
+  const Json stats = mstar::cli::dataset_stats(artifact);
+  EXPECT_EQ(stats["splits"]["train"]["scenes"], recorded["train"]["scenes"]);
+  // A split directory finds its artifact's manifest one level up.
+  EXPECT_EQ(mstar::cli::dataset_stats(artifact / "train")["splits"]["train"]["scenes"]["images"], 860);
 }

@@ -1,4 +1,4 @@
-#include "mstar/world/tfq_import.h"
+#include "mstar/data/import.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -7,12 +7,12 @@
 #include <set>
 
 #include "mstar/artifact.h"
+#include "mstar/data/image.h"
 #include "mstar/data/paths.h"
+#include "mstar/data/rows.h"
 #include "mstar/error.h"
-#include "mstar/world/image.h"
-#include "mstar/world/tfq_reader.h"
 
-namespace mstar::world {
+namespace mstar::data {
 
 namespace fs = std::filesystem;
 
@@ -145,12 +145,12 @@ ImportReport import_tfq(const fs::path& source, const fs::path& out_dir, const I
     fs::create_directories(split_dir);
     ImageSink sink(split_dir, options.link);
     for (const fs::path& file : files) {
-      const TfqFile tfq = read_tfq_jsonl(file, read);
+      const TaskFile tfq = read_tfq_jsonl(file, read);
       const std::string stem = file.stem().string();
       std::string text;
       std::set<std::string> kept_images;
       size_t kept = 0;
-      for (const TfqRow& row : tfq.rows) {
+      for (const TaskRow& row : tfq.rows) {
         if (options.max_images > 0) {
           const std::string image = row.image_id.empty() ? row.images.at(0).source : row.image_id;
           if (!kept_images.count(image) && kept_images.size() >= options.max_images) continue;
@@ -239,4 +239,4 @@ ImportOptions tfq_import_options_from_params(const Json& p) {
   return o;
 }
 
-}  // namespace mstar::world
+}  // namespace mstar::data

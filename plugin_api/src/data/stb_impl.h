@@ -1,9 +1,9 @@
-// Private: the stb functions libmstar_world uses (see stb_impl.cpp).
+// Private: the stb functions libmstar_data uses (see stb_impl.cpp).
 #pragma once
 
 #include <string>
 
-namespace mstar::world::detail {
+namespace mstar::data::detail {
 
 bool stb_write_png(std::string& out, int width, int height, int channels, const unsigned char* pixels);
 bool stb_write_jpeg(std::string& out, int width, int height, int channels, const unsigned char* pixels, int quality);
@@ -22,4 +22,4 @@ const char* jpeg_defect(const unsigned char* bytes, int size);
 const char* stb_failure();
 bool stb_resize_rgb(const unsigned char* in, int in_w, int in_h, unsigned char* out, int out_w, int out_h);
 
-}  // namespace mstar::world::detail
+}  // namespace mstar::data::detail

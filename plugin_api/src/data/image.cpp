@@ -1,4 +1,4 @@
-#include "mstar/world/image.h"
+#include "mstar/data/image.h"
 
 #include <algorithm>
 #include <cctype>
@@ -8,7 +8,7 @@
 #include "mstar/error.h"
 #include "stb_impl.h"
 
-namespace mstar::world {
+namespace mstar::data {
 
 std::string encode_png(const Image& image) {
   std::string out;
@@ -187,4 +187,4 @@ std::string image_extension(std::string_view bytes) {
   return "";
 }
 
-}  // namespace mstar::world
+}  // namespace mstar::data

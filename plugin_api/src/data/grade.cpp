@@ -1,6 +1,6 @@
 // mathruler 0.1.0's grade_answer, step by step in the order of grader.py and
 // math_normalize.py; grade.h says what is left out and why.
-#include "mstar/text/grade.h"
+#include "mstar/data/grade.h"
 
 #include <cctype>
 #include <cmath>
@@ -10,9 +10,9 @@
 #include <set>
 #include <vector>
 
-#include "mstar/text/regex.h"
+#include "mstar/data/regex.h"
 
-namespace mstar::text {
+namespace mstar::data {
 
 namespace {
 
@@ -304,4 +304,4 @@ bool grade_answer(std::string_view given, std::string_view truth) {
   return true;
 }
 
-}  // namespace mstar::text
+}  // namespace mstar::data

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "mstar/data/image.h"
 #include "mstar/json.h"
 #include "mstar/params.h"
-#include "mstar/world/image.h"
 
-namespace mstar::world {
+namespace mstar::data {
 
 enum class LinkMode { Copy, Hardlink, Symlink };
 
@@ -68,4 +68,4 @@ ReadPolicy recorded_read_policy(const std::filesystem::path& dir);
 ParamSchema tfq_import_param_schema();
 ImportOptions tfq_import_options_from_params(const Json& params);
 
-}  // namespace mstar::world
+}  // namespace mstar::data

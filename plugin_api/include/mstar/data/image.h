@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace mstar::world {
+namespace mstar::data {
 
 // 8-bit RGB, row-major, no padding: rgb.size() == width * height * 3.
 struct Image {
@@ -71,4 +71,4 @@ std::string make_data_uri(std::string_view mime, std::string_view bytes);
 // File extension (".png", ".jpg") for a sniffed image payload, "" if unknown.
 std::string image_extension(std::string_view bytes);
 
-}  // namespace mstar::world
+}  // namespace mstar::data

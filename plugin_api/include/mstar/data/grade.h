@@ -37,7 +37,7 @@
 #include <string>
 #include <string_view>
 
-namespace mstar::text {
+namespace mstar::data {
 
 // grade_answer(given, truth) as described above. As there, "" matches only "".
 bool grade_answer(std::string_view given, std::string_view truth);
@@ -46,4 +46,4 @@ bool grade_answer(std::string_view given, std::string_view truth);
 std::string mathd_normalize(std::string_view answer);
 std::string grader_normalize(std::string_view answer);
 
-}  // namespace mstar::text
+}  // namespace mstar::data

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace mstar::text {
+namespace mstar::data {
 
 // TFQ-GRPO_reward.py format_reward: the whole response matches
 // <think>.*?</think>.*?<answer>.*?</answer> (dot matches newlines).
@@ -72,4 +72,4 @@ std::string final_answer_text(std::string_view response);
 //   "The Two." -> "2", "  a Red sun! " -> "red sun", "3.5" -> "3.5"
 std::string normalize_short_answer(std::string_view text);
 
-}  // namespace mstar::text
+}  // namespace mstar::data

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace mstar::text {
+namespace mstar::data {
 
 inline constexpr const char* kTfqTemplate =
     "Answer the true-false question about the image with T (true) or F (false). First describe the image, "
@@ -51,4 +51,4 @@ inline std::string fill_template(std::string_view tmpl, std::string_view problem
   return out.substr(b, out.find_last_not_of(" \t\r\n") - b + 1);
 }
 
-}  // namespace mstar::text
+}  // namespace mstar::data
