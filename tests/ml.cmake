@@ -17,4 +17,10 @@ if(MSTAR_WITH_TORCH AND TARGET mstar_ml AND TARGET tiny_vlm)
   target_compile_definitions(ml_test PRIVATE MSTAR_TINY_VLM_PLUGIN="$<TARGET_FILE:tiny_vlm>"
                              MSTAR_OTHER_TORCH_PLUGIN="$<TARGET_FILE:other_torch_family>")
   add_dependencies(ml_test tiny_vlm other_torch_family)
+
+  # backbone/load, a library of its own, run by the real mstar in a fresh
+  # node process.
+  mstar_test(backbone_load_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/backbone_load_test.cpp
+             LIBRARIES mstar_host Boost::filesystem)
+  add_dependencies(backbone_load_test mstar backbone_load tiny_vlm)
 endif()
