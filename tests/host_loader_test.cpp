@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "host_helpers.h"
+#include "mstar/json.h"
 
 using namespace mstar::testing;
 
@@ -49,6 +50,47 @@ TEST(Loader, RefusesNonPluginsWrongVersionsCrashesAndDuplicates) {
   EXPECT_NE(out.find("duplicate plugin 'test/echo'"), std::string::npos) << out;
   // The copy in --plugin-path comes first in the search order and wins.
   EXPECT_NE(out.find("libmstar_testing_copy.so"), std::string::npos);
+}
+
+// What crosses the boundary by layout (abi.h) must match: a library built
+// against another nlohmann::json, std::string ABI or LibTorch, or for plugin
+// API 1, is refused with both values named and none of its plugins listed.
+TEST(Loader, RefusesLibrariesBuiltAgainstOtherJsonStringTorchOrApi) {
+  Sandbox sb;
+  const fs::path dir = sb.dir() / "plugins";
+  fs::create_directories(dir);
+  const fs::path built = fs::path(MSTAR_BINARY_DIR) / "test_plugins/bad_abi";
+  for (const char* claim : {"bad_json_version", "bad_string_abi", "bad_torch_version", "old_api"})
+    fs::copy_file(built / ("libbad_abi_" + std::string(claim) + ".so"), dir / ("lib" + std::string(claim) + ".so"));
+
+  const std::string out = list_all(sb, dir);
+  const std::string json = std::to_string(NLOHMANN_JSON_VERSION_MAJOR) + "." + std::to_string(NLOHMANN_JSON_VERSION_MINOR);
+  const std::string other_json = std::to_string(NLOHMANN_JSON_VERSION_MAJOR) + "." +
+                                 std::to_string(NLOHMANN_JSON_VERSION_MINOR + 1) + ".0";
+  EXPECT_NE(out.find("libbad_json_version.so: built against nlohmann::json " + other_json +
+                     "; this mstar has nlohmann::json " + json),
+            std::string::npos)
+      << out;
+  // GCC's new-ABI std::string (the one this build has), against the old one.
+  EXPECT_NE(out.find("libbad_string_abi.so: built against sizeof(std::string) = 8, _GLIBCXX_USE_CXX11_ABI=0; "
+                     "this mstar has sizeof(std::string) = " + std::to_string(sizeof(std::string)) +
+                     ", _GLIBCXX_USE_CXX11_ABI=" + std::to_string(_GLIBCXX_USE_CXX11_ABI)),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("libold_api.so: built for plugin API version 1, this mstar has version 2"), std::string::npos)
+      << out;
+  if (std::string(MSTAR_TORCH_VERSION).empty()) {
+    // No libmstar_ml here: the LibTorch claim has nothing to be compared with.
+    EXPECT_NE(out.find("abi_mismatch"), std::string::npos) << out;
+  } else {
+    EXPECT_NE(out.find("libbad_torch_version.so: built against LibTorch 99.0.0; this mstar has LibTorch " +
+                       std::string(MSTAR_TORCH_VERSION)),
+              std::string::npos)
+        << out;
+    EXPECT_EQ(out.find("abi_mismatch"), std::string::npos) << "a refused library's plugin is listed:\n" << out;
+  }
+  // The answer is cached (the next list does not probe again) and says the same.
+  EXPECT_EQ(list_all(sb, dir), out);
 }
 
 TEST(Loader, ProbeResultsAreCachedAndRefreshedWhenTheLibraryChanges) {

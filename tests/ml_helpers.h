@@ -15,8 +15,6 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/null_sink.h>
-#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include "mstar/artifact.h"
@@ -55,8 +53,7 @@ inline void load_tiny_vlm() { load_library(MSTAR_TINY_VLM_PLUGIN); }
 class FakeContext final : public NodeContext {
  public:
   FakeContext(const PluginInfo& info, const Json& given, fs::path out, std::map<std::string, Artifact> inputs = {})
-      : out_(std::move(out)), inputs_(std::move(inputs)),
-        logger_("test", std::make_shared<spdlog::sinks::null_sink_mt>()) {
+      : out_(std::move(out)), inputs_(std::move(inputs)) {
     std::vector<ParamIssue> issues;
     params_ = Params(validate_params(info.params, given, issues));
     for (const auto& i : issues) ADD_FAILURE() << i.path << ": " << i.message;
@@ -77,7 +74,7 @@ class FakeContext final : public NodeContext {
   void log(int64_t, std::string_view, double) override {}
   void summary(std::string_view key, double value) override { summaries[std::string(key)] = value; }
   void annotate(std::string_view key, const Json& value) override { manifest[std::string(key)] = value; }
-  spdlog::logger& logger() override { return logger_; }
+  Logger& logger() override { return logger_; }
   uint64_t seed() const override { return seed_value; }
   int threads() const override { return 1; }
   bool cancelled() const override { return false; }
@@ -94,7 +91,7 @@ class FakeContext final : public NodeContext {
   Params params_;
   fs::path out_, resume_;
   std::map<std::string, Artifact> inputs_;
-  spdlog::logger logger_;
+  NullLogger logger_;
 };
 
 // Runs plugin `id` ("backbone/tiny_vlm") of the tiny_vlm library in-process

@@ -1,6 +1,7 @@
 #include <cstdlib>
 
 #include <gtest/gtest.h>
+#include <torch/version.h>
 
 #include "ml_helpers.h"
 #include "mstar/error.h"
@@ -58,6 +59,50 @@ TEST(BackboneRegistry, PluginLibraryRegistersAtLoad) {
   EXPECT_EQ(BackboneRegistry::instance().get("tiny_vlm").library,
             fs::weakly_canonical(MSTAR_TINY_VLM_PLUGIN));
   testing::load_tiny_vlm();  // a second load is a no-op
+}
+
+// The handshake in an algorithm's process: a family library built against
+// another LibTorch shares tensors and modules with this libmstar_ml, so it
+// is refused, and the architecture its registrar added while loading is
+// taken back.
+TEST(BackboneRegistry, RefusesAFamilyLibraryBuiltAgainstAnotherLibTorch) {
+  const std::string lib = fs::weakly_canonical(MSTAR_OTHER_TORCH_PLUGIN).string();
+  for (int attempt = 0; attempt < 2; ++attempt) {  // the second load says the same, never a silent no-op
+    try {
+      load_library(lib);
+      FAIL() << "accepted";
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      EXPECT_TRUE(e.is_bad_input());
+      EXPECT_NE(m.find("plugin library " + lib + ": built against LibTorch 99.0.0; this mstar has LibTorch " +
+                       std::string(TORCH_VERSION)),
+                std::string::npos)
+          << m;
+    }
+    EXPECT_FALSE(BackboneRegistry::instance().contains("other_torch_family"));
+  }
+  Json config = {{"architecture", "other_torch_family"}, {"plugin_library", lib}};
+  try {
+    ensure_architecture(config, "ckpt/config.json");
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("LibTorch 99.0.0"), std::string::npos) << e.what();
+  }
+}
+
+// A checkpoint that records no library (a shipped one) is looked for by the
+// built-in name, libmstar_<architecture>.so, in MSTAR_PLUGIN_PATH and the
+// directories given.
+TEST(BackboneRegistry, FindsAnUnrecordedLibraryByTheArchitecturesName) {
+  const fs::path lib = fs::weakly_canonical(MSTAR_TINY_VLM_PLUGIN);
+  ::unsetenv("MSTAR_PLUGIN_PATH");
+  const Json config = {{"architecture", "tiny_vlm"}};
+  std::vector<fs::path> tried;
+  EXPECT_TRUE(find_plugin_library(config, &tried, {"/nowhere"}).empty());
+  EXPECT_EQ(tried, std::vector<fs::path>{"/nowhere/libmstar_tiny_vlm.so"});
+  EXPECT_EQ(find_plugin_library(config, nullptr, {"/nowhere", lib.parent_path()}), lib);
+  // A name that could leave the directory is not looked for.
+  EXPECT_TRUE(find_plugin_library(Json{{"architecture", "../tiny_vlm"}}, nullptr, {lib.parent_path()}).empty());
 }
 
 TEST(BackboneRegistry, FindsMovedLibrariesThroughPluginPath) {

@@ -108,7 +108,7 @@ class NullContext : public NodeContext {
   void log(int64_t, std::string_view, double) override {}
   void summary(std::string_view, double) override {}
   void annotate(std::string_view, const Json&) override {}
-  spdlog::logger& logger() override { std::abort(); }
+  Logger& logger() override { return logger_; }
   uint64_t seed() const override { return 0; }
   int threads() const override { return 1; }
   bool cancelled() const override { return false; }
@@ -118,6 +118,7 @@ class NullContext : public NodeContext {
  private:
   Params params_;
   std::filesystem::path dir_;
+  NullLogger logger_;
 };
 
 }  // namespace

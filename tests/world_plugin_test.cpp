@@ -4,8 +4,6 @@
 #include <optional>
 #include <set>
 #include <gtest/gtest.h>
-#include <spdlog/sinks/null_sink.h>
-#include <spdlog/spdlog.h>
 
 #include "mstar/artifact.h"
 #include "mstar/data/image.h"
@@ -21,8 +19,7 @@ namespace {
 class FakeContext : public mstar::NodeContext {
  public:
   FakeContext(Json params, fs::path out)
-      : params_(std::move(params)), out_(std::move(out)),
-        logger_("test", std::make_shared<spdlog::sinks::null_sink_mt>()) {}
+      : params_(std::move(params)), out_(std::move(out)) {}
   const mstar::Params& params() const override { return params_; }
   const mstar::Artifact* input(std::string_view name) const override {
     return name == "data" && data ? &*data : nullptr;
@@ -32,7 +29,7 @@ class FakeContext : public mstar::NodeContext {
   void log(int64_t, std::string_view, double) override {}
   void summary(std::string_view key, double value) override { summaries[std::string(key)] = value; }
   void annotate(std::string_view key, const Json& value) override { annotations[std::string(key)] = value; }
-  spdlog::logger& logger() override { return logger_; }
+  mstar::Logger& logger() override { return logger_; }
   uint64_t seed() const override { return 5; }
   int threads() const override { return 2; }
   bool cancelled() const override { return false; }
@@ -48,7 +45,7 @@ class FakeContext : public mstar::NodeContext {
  private:
   mstar::Params params_;
   fs::path out_;
-  spdlog::logger logger_;
+  mstar::NullLogger logger_;
 };
 
 struct Loaded {

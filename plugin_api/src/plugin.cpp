@@ -14,7 +14,49 @@ void copy_message(char* dst, std::size_t size, const std::string& text) {
   dst[n] = '\0';
 }
 
+std::string cxx11_abi_text(std::uint32_t value) {
+  return value == kNotLibstdcxx ? std::string("a standard library other than libstdc++")
+                                : "_GLIBCXX_USE_CXX11_ABI=" + std::to_string(value);
+}
+
 }  // namespace
+
+std::string version_text(std::uint32_t packed) {
+  return std::to_string(packed / 10000) + "." + std::to_string(packed / 100 % 100) + "." +
+         std::to_string(packed % 100);
+}
+
+std::string descriptor_problem(const LibraryDescriptor* d, const BuildAbi& here) {
+  if (!d) return std::string(MSTAR_PLUGIN_ENTRY_SYMBOL) + "() returned null";
+  if (d->api_version != MSTAR_PLUGIN_API_VERSION)
+    return "built for plugin API version " + std::to_string(d->api_version) + ", this mstar has version " +
+           std::to_string(MSTAR_PLUGIN_API_VERSION) + ". Rebuild the plugin against this mstar.";
+  if (d->descriptor_size != sizeof(LibraryDescriptor) || d->descriptor_align != alignof(LibraryDescriptor))
+    return "descriptor layout mismatch (size " + std::to_string(d->descriptor_size) + " align " +
+           std::to_string(d->descriptor_align) + ", expected " + std::to_string(sizeof(LibraryDescriptor)) +
+           " and " + std::to_string(alignof(LibraryDescriptor)) + "). Rebuild the plugin.";
+  const BuildAbi& theirs = d->abi;
+  std::string built, has;
+  auto differ = [&](const std::string& mine, const std::string& ours) {
+    built += (built.empty() ? "" : ", ") + mine;
+    has += (has.empty() ? "" : ", ") + ours;
+  };
+  if (theirs.json_version != here.json_version)
+    differ("nlohmann::json " + version_text(theirs.json_version), "nlohmann::json " + version_text(here.json_version));
+  if (theirs.json_size != here.json_size)
+    differ("sizeof(nlohmann::json) = " + std::to_string(theirs.json_size),
+           "sizeof(nlohmann::json) = " + std::to_string(here.json_size));
+  if (theirs.string_size != here.string_size)
+    differ("sizeof(std::string) = " + std::to_string(theirs.string_size),
+           "sizeof(std::string) = " + std::to_string(here.string_size));
+  if (theirs.cxx11_abi != here.cxx11_abi) differ(cxx11_abi_text(theirs.cxx11_abi), cxx11_abi_text(here.cxx11_abi));
+  if (theirs.torch_version != 0 && here.torch_version != 0 && theirs.torch_version != here.torch_version)
+    differ("LibTorch " + version_text(theirs.torch_version), "LibTorch " + version_text(here.torch_version));
+  if (built.empty()) return "";
+  return "built against " + built + "; this mstar has " + has +
+         ". These types cross the plugin boundary: rebuild the plugin against this mstar and its dependencies "
+         "(find_package(mstar) finds them).";
+}
 
 Json PluginInfo::to_json() const {
   Json in = Json::array(), out = Json::array();

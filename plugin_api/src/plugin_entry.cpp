@@ -3,6 +3,12 @@
 // detail::library_plugins in plugin.h).
 #include "mstar/plugin.h"
 
+// Visible only to a plugin compiled against LibTorch: its version goes into
+// the handshake, which libmstar_ml and the host compare with their own.
+#if __has_include(<torch/version.h>)
+#include <torch/version.h>
+#endif
+
 namespace mstar::detail {
 
 std::vector<PluginDescriptor>& library_plugins() {
@@ -31,10 +37,14 @@ mstar_plugin_library() {
     // Registrars push metadata and descriptor in step; the pointers are
     // stable from here on because nothing registers after load time.
     for (std::size_t i = 0; i < plugins.size(); ++i) plugins[i].metadata_json = metadata[i].c_str();
+    mstar::BuildAbi abi = mstar::kCompiledAbi;
+#ifdef TORCH_VERSION_MAJOR
+    abi.torch_version = mstar::pack_version(TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH);
+#endif
     return mstar::LibraryDescriptor{MSTAR_PLUGIN_API_VERSION,
                                     static_cast<std::uint32_t>(sizeof(mstar::LibraryDescriptor)),
                                     static_cast<std::uint32_t>(alignof(mstar::LibraryDescriptor)),
-                                    static_cast<std::uint32_t>(plugins.size()), plugins.data()};
+                                    static_cast<std::uint32_t>(plugins.size()), plugins.data(), abi};
   }();
   return &descriptor;
 }

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include "mstar/component.h"

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <sstream>
 
-#include <spdlog/spdlog.h>
+#include <fmt/format.h>
 
 #include "common.h"
 #include "grpo.h"
@@ -18,7 +18,7 @@ namespace {
 
 // Longest response the model can take after the longest prompt.
 int64_t response_budget(const ml::Backbone& model, const std::vector<Example>& examples, int64_t wanted,
-                        spdlog::logger& log) {
+                        Logger& log) {
   const Json cfg = model.config();
   int64_t positions = 0;
   if (cfg.contains("text_config") && cfg["text_config"].contains("max_position_embeddings"))
@@ -57,7 +57,7 @@ std::string format_samples(int64_t step, const Rollout& r, const std::vector<Exa
 // samples, the progress line and the collapse watch.
 class GrpoStep : public TrainingStep {
  public:
-  GrpoStep(GrpoState& state, Optimizer& optimizer, const SftBatches& sft, spdlog::logger& log, int64_t total_steps)
+  GrpoStep(GrpoState& state, Optimizer& optimizer, const SftBatches& sft, Logger& log, int64_t total_steps)
       : s_(state), optimizer_(optimizer), sft_(sft), log_(log), total_steps_(total_steps) {}
 
   Result run(int64_t /*step*/) override {
@@ -102,7 +102,7 @@ class GrpoStep : public TrainingStep {
   GrpoState& s_;
   Optimizer& optimizer_;
   const SftBatches sft_;
-  spdlog::logger& log_;
+  Logger& log_;
   const int64_t total_steps_;
   Rollout rollout_;
   int64_t low_mixed_ = 0;

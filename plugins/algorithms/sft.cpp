@@ -3,7 +3,7 @@
 // expert trajectories (sft.jsonl). Its step runs in the TrainingLoop, as GRPO's.
 #include <sstream>
 
-#include <spdlog/spdlog.h>
+#include <fmt/format.h>
 
 #include "common.h"
 #include "mstar/error.h"
@@ -56,7 +56,7 @@ std::string greedy_samples(ml::Backbone& model, const std::vector<Example>& exam
 class SftStep : public TrainingStep {
  public:
   SftStep(ml::Backbone& model, const std::vector<Example>& examples, const ImageBank& images, BatchSampler& sampler,
-          Optimizer& optimizer, const Params& p, spdlog::logger& log, int64_t total_steps)
+          Optimizer& optimizer, const Params& p, Logger& log, int64_t total_steps)
       : model_(model),
         examples_(examples),
         images_(images),
@@ -101,7 +101,7 @@ class SftStep : public TrainingStep {
   const ImageBank& images_;
   BatchSampler& sampler_;
   Optimizer& optimizer_;
-  spdlog::logger& log_;
+  Logger& log_;
   const int64_t batch_, micro_, sample_freq_, samples_per_log_, total_steps_, max_new_;
 };
 

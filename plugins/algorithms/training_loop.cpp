@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include <spdlog/spdlog.h>
-
 #include "mstar/error.h"
 
 namespace mstar::algorithms {

@@ -1,6 +1,6 @@
 #include "benchmark.h"
 
-#include <spdlog/spdlog.h>
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include "metrics.h"

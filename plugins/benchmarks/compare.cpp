@@ -12,7 +12,6 @@
 #include <sstream>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "metrics.h"
 #include "mstar/data/jsonl.h"

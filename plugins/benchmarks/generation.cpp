@@ -1,6 +1,5 @@
 #include "generation.h"
 
-#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <algorithm>

@@ -4,7 +4,6 @@
 // output (its Model_Output), and a judge reply without a score counts as 0
 // in the mean (calculate_average_score); a request that fails is left out,
 // as there (run_evaluation skips it).
-#include <spdlog/spdlog.h>
 
 #include "benchmark.h"
 #include "metrics.h"

@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <spdlog/spdlog.h>
 #include <stdexcept>
 #include <thread>
 #include <vector>

@@ -1,6 +1,5 @@
 // The backbone/tiny_vlm node: builds a freshly initialised, seeded model and
 // writes it as a "backbone" artifact (Hugging Face layout).
-#include <spdlog/spdlog.h>
 
 #include "mstar/error.h"
 #include "mstar/ml/backbone.h"

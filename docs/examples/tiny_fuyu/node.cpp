@@ -1,7 +1,6 @@
 // The backbone/tiny_fuyu node: builds a vocabulary (from the optional `data`
 // input, as backbone/tiny_vlm does), a freshly initialised seeded model, and
 // writes it as a "backbone" artifact that load_backbone() reads back.
-#include <spdlog/spdlog.h>
 
 #include "mstar/error.h"
 #include "mstar/ml/checkpoint.h"

@@ -16,6 +16,7 @@
 #include "exec/node_spec.h"
 #include "mstar/plugin.h"
 #include "plugins/catalog.h"
+#include "util/log.h"
 
 namespace mstar {
 
@@ -102,6 +103,7 @@ class ChildContext final : public NodeContext {
     logger_ = std::make_shared<spdlog::logger>(spec.plugin, sink);
     logger_->set_pattern("[%H:%M:%S.%e %n %l] %v");
     logger_->flush_on(spdlog::level::info);
+    plugin_logger_ = std::make_unique<SpdlogLogger>(logger_);
   }
   ~ChildContext() override {
     if (metrics_) std::fclose(metrics_);
@@ -125,7 +127,7 @@ class ChildContext final : public NodeContext {
     record({{"t", "s"}, {"k", key}, {"v", value}, {"time", now_seconds()}});
   }
   void annotate(std::string_view key, const Json& value) override { annotations_[std::string(key)] = value; }
-  spdlog::logger& logger() override { return *logger_; }
+  Logger& logger() override { return *plugin_logger_; }
   uint64_t seed() const override { return spec_.seed; }
   int threads() const override { return spec_.threads; }
   bool cancelled() const override { return g_cancel.load(); }
@@ -216,6 +218,7 @@ class ChildContext final : public NodeContext {
   std::map<std::string, Artifact> inputs_;
   std::FILE* metrics_ = nullptr;
   std::shared_ptr<spdlog::logger> logger_;
+  std::unique_ptr<SpdlogLogger> plugin_logger_;
   Json annotations_ = Json::object();
   std::map<std::string, Component> components_;
 };

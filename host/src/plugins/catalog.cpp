@@ -26,7 +26,13 @@ std::string fingerprint(const fs::path& lib) {
   std::error_code ec;
   auto size = fs::file_size(lib, ec);
   auto mtime = fs::last_write_time(lib, ec).time_since_epoch().count();
-  return std::to_string(size) + ":" + std::to_string(mtime) + ":" + std::to_string(MSTAR_PLUGIN_API_VERSION);
+  // A probe answer holds only for the host that probed: another API or
+  // build (abi.h) may accept or refuse the same file differently.
+  const BuildAbi abi = host_build_abi();
+  return std::to_string(size) + ":" + std::to_string(mtime) + ":" + std::to_string(MSTAR_PLUGIN_API_VERSION) + ":" +
+         std::to_string(abi.json_version) + "." + std::to_string(abi.json_size) + "." +
+         std::to_string(abi.string_size) + "." + std::to_string(abi.cxx11_abi) + "." +
+         std::to_string(abi.torch_version);
 }
 
 bool looks_like_library(const fs::path& p) {

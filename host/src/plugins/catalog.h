@@ -54,6 +54,10 @@ class PluginCatalog {
 // been replaced by someone else.
 std::string plugin_trust_problem(const std::filesystem::path& path);
 
+// What plugins must have been built against to run here (abi.h): this
+// host's nlohmann::json and standard library, and libmstar_ml's LibTorch.
+BuildAbi host_build_abi();
+
 // Child side of the probe: loads `library`, checks the descriptor and prints
 // {"plugins": [...]} or {"error": "..."} as one JSON line. Returns the exit code.
 int probe_plugin_library(const std::filesystem::path& library);

@@ -6,6 +6,10 @@
 
 #include "plugins/catalog.h"
 
+#ifndef MSTAR_TORCH_VERSION
+#define MSTAR_TORCH_VERSION ""
+#endif
+
 namespace mstar {
 
 namespace fs = std::filesystem;
@@ -40,14 +44,7 @@ void check_entry_symbol(const fs::path& lib) {
 const LibraryDescriptor& checked_descriptor(const fs::path& lib, boost::dll::shared_library& handle) {
   using Entry = const LibraryDescriptor*();
   const LibraryDescriptor* d = handle.get<Entry>(kEntry)();
-  if (!d) refuse(lib, std::string(kEntry) + "() returned null");
-  if (d->api_version != MSTAR_PLUGIN_API_VERSION)
-    refuse(lib, "built for plugin API version " + std::to_string(d->api_version) + ", this mstar has version " +
-                    std::to_string(MSTAR_PLUGIN_API_VERSION) + ". Rebuild the plugin against this mstar.");
-  if (d->descriptor_size != sizeof(LibraryDescriptor) || d->descriptor_align != alignof(LibraryDescriptor))
-    refuse(lib, "descriptor layout mismatch (size " + std::to_string(d->descriptor_size) + " align " +
-                    std::to_string(d->descriptor_align) + ", expected " + std::to_string(sizeof(LibraryDescriptor)) +
-                    " and " + std::to_string(alignof(LibraryDescriptor)) + "). Rebuild the plugin.");
+  if (std::string why = descriptor_problem(d, host_build_abi()); !why.empty()) refuse(lib, why);
   return *d;
 }
 
@@ -63,6 +60,16 @@ std::shared_ptr<OpenedLibrary> load(const fs::path& lib) {
 }
 
 }  // namespace
+
+BuildAbi host_build_abi() {
+  BuildAbi abi = kCompiledAbi;
+  // MSTAR_TORCH_VERSION ("1.13.0", or "" without LibTorch) is the LibTorch of
+  // libmstar_ml, built with this host; the host itself does not link it.
+  unsigned major = 0, minor = 0, patch = 0;
+  if (std::sscanf(MSTAR_TORCH_VERSION, "%u.%u.%u", &major, &minor, &patch) >= 2)
+    abi.torch_version = pack_version(major, minor, patch);
+  return abi;
+}
 
 int probe_plugin_library(const fs::path& library) {
   Json out;

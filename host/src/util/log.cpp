@@ -5,6 +5,27 @@
 
 namespace mstar {
 
+namespace {
+
+spdlog::level::level_enum to_spdlog(LogLevel level) {
+  switch (level) {
+    case LogLevel::Debug: return spdlog::level::debug;
+    case LogLevel::Info: return spdlog::level::info;
+    case LogLevel::Warn: return spdlog::level::warn;
+    case LogLevel::Error: return spdlog::level::err;
+  }
+  return spdlog::level::err;  // a level from a newer plugin API: shown rather than lost
+}
+
+}  // namespace
+
+bool SpdlogLogger::enabled(LogLevel level) const noexcept { return logger_->should_log(to_spdlog(level)); }
+
+void SpdlogLogger::write(LogLevel level, std::string_view line) noexcept {
+  // The line is the message, not a format: braces in it stay as they are.
+  logger_->log(to_spdlog(level), spdlog::string_view_t(line.data(), line.size()));
+}
+
 std::shared_ptr<spdlog::logger> subsystem_logger(const std::string& name) {
   if (auto existing = spdlog::get(name)) return existing;
   auto logger = spdlog::default_logger()->clone(name);

@@ -12,9 +12,8 @@
 
 #include "mstar/artifact.h"
 #include "mstar/component.h"
+#include "mstar/log.h"
 #include "mstar/params.h"
-
-namespace spdlog { class logger; }
 
 namespace mstar {
 
@@ -40,7 +39,8 @@ class NodeContext : public ComponentHost {
   // Extra manifest fields (artifact type, model config, ...).
   virtual void annotate(std::string_view key, const Json& value) = 0;
 
-  virtual spdlog::logger& logger() = 0;
+  // The node's log (see log.h): ctx.logger().info("loaded {}", path).
+  virtual Logger& logger() = 0;
   virtual uint64_t seed() const = 0;
   // CPU threads this node may use (its `resources.cpus`).
   virtual int threads() const = 0;

@@ -9,8 +9,9 @@
 //
 // A library may declare several plugins. The loader reads the library
 // descriptor through one extern "C" hook and checks its API version, size and
-// alignment before touching anything else; exceptions never cross the
-// boundary: the generated trampoline turns them into a status and a message.
+// alignment, then the versions of what crosses the boundary (abi.h), before
+// touching anything else; exceptions never cross the boundary: the generated
+// trampoline turns them into a status and a message.
 #pragma once
 
 #include <cstddef>
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "mstar/abi.h"
 #include "mstar/component.h"
 #include "mstar/error.h"
 #include "mstar/node.h"
@@ -57,7 +59,7 @@ struct PluginInfo {
   static PluginInfo from_json(const Json& j);
 };
 
-inline namespace v1 {
+inline namespace v2 {
 
 // Run status returned across the boundary.
 enum : int { kRunOk = 0, kRunFailed = 1, kRunBadInput = 2, kRunCancelled = 3 };
@@ -83,9 +85,17 @@ struct LibraryDescriptor {
   std::uint32_t descriptor_align;
   std::uint32_t plugin_count;
   const PluginDescriptor* plugins;
+  BuildAbi abi;  // since API version 2
 };
 
-}  // namespace v1
+}  // namespace v2
+
+// Why a library with descriptor `d` must not run in this process, whose
+// own build is `here`, or "" when it may: API version, then layout, then
+// every field of BuildAbi that differs, with both values ("built against
+// nlohmann::json 3.10.5, this mstar has nlohmann::json 3.11.2"). LibTorch
+// is compared only when both sides know it.
+std::string descriptor_problem(const LibraryDescriptor* d, const BuildAbi& here);
 
 namespace detail {
 

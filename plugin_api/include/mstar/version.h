@@ -1,8 +1,9 @@
 // Version of the plugin ABI. A plugin built against a different value is
-// refused by the loader before any of its node code runs.
+// refused by the loader before any of its node code runs. 2: mstar::Logger
+// (log.h) for the node log, BuildAbi (abi.h) in the descriptor.
 #pragma once
 
-#define MSTAR_PLUGIN_API_VERSION 1
+#define MSTAR_PLUGIN_API_VERSION 2
 
 #define MSTAR_VERSION_MAJOR 0
 #define MSTAR_VERSION_MINOR 1

@@ -263,7 +263,7 @@ std::unique_ptr<Backbone> load_backbone(const fs::path& dir, const LoadOptions& 
   } catch (const Json::exception& e) {
     throw_bad_input(config_file.string() + ": not valid JSON: " + e.what());
   }
-  ensure_architecture(cfg, config_file.string());
+  ensure_architecture(cfg, config_file.string(), options.plugin_dirs);
   Tokenizer tokenizer = Tokenizer::load(dir / kTokenizerFile);
   std::unique_ptr<Backbone> model;
   {

@@ -1,14 +1,17 @@
 #include "mstar/ml/registry.h"
 
 #include <dlfcn.h>
+#include <torch/version.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <map>
 #include <sstream>
 
 #include "mstar/artifact.h"
 #include "mstar/error.h"
+#include "mstar/plugin.h"
 
 namespace mstar::ml {
 
@@ -32,6 +35,28 @@ std::vector<fs::path> plugin_path_dirs() {
   while (std::getline(ss, item, ':'))
     if (!item.empty()) dirs.emplace_back(item);
   return dirs;
+}
+
+// Letters, digits, '_' and '-' only: a name that cannot leave the
+// directory it is looked for in.
+bool is_plain_name(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+// Why the just-loaded `handle` must not be used, or "": the host's
+// handshake (plugin.h), with this libmstar_ml's LibTorch, which the
+// library's modules and tensors share.
+std::string handshake_problem(void* handle) {
+  using Entry = const LibraryDescriptor* (*)();
+  auto entry = reinterpret_cast<Entry>(dlsym(handle, MSTAR_PLUGIN_ENTRY_SYMBOL));
+  if (!entry)
+    return std::string("is not an mstar plugin: it does not export '") + MSTAR_PLUGIN_ENTRY_SYMBOL +
+           "', so nothing says what it was built against. Build it with mstar_add_plugin().";
+  BuildAbi here = kCompiledAbi;
+  here.torch_version = pack_version(TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH);
+  return descriptor_problem(entry(), here);
 }
 
 }  // namespace
@@ -85,6 +110,12 @@ std::unique_ptr<Backbone> BackboneRegistry::create(std::string_view name, const 
   return model;
 }
 
+void BackboneRegistry::remove_library(const fs::path& library) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  entries_.erase(std::remove_if(entries_.begin(), entries_.end(), [&](const auto& e) { return e.library == library; }),
+                 entries_.end());
+}
+
 void BackboneRegistry::record_failure(std::string message) {
   std::lock_guard<std::mutex> lock(mutex_);
   failures_.push_back(std::move(message));
@@ -121,33 +152,50 @@ fs::path library_of(const void* address) {
 
 void load_library(const fs::path& library) {
   static std::mutex mutex;
-  static std::map<std::string, void*> handles;  // never closed: modules outlive any scope
+  static std::map<std::string, void*> handles;        // never closed: modules outlive any scope
+  static std::map<std::string, std::string> refused;  // loaded, but failed the handshake
   std::error_code ec;
   const std::string key = fs::weakly_canonical(library, ec).string();
   std::lock_guard<std::mutex> lock(mutex);
   if (handles.count(key)) return;
+  if (auto r = refused.find(key); r != refused.end()) throw_bad_input(r->second);
   void* handle = dlopen(key.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char* err = dlerror();
     throw_io("cannot load plugin library " + key + ": " + (err ? err : "unknown dlopen error"));
   }
+  // Its registrars ran inside dlopen; what they added is taken back, and the
+  // library stays loaded (unloading code that may have run is no safer).
+  if (std::string why = handshake_problem(handle); !why.empty()) {
+    BackboneRegistry::instance().remove_library(key);  // library_of() names it as dlopen() was given it
+    refused[key] = "plugin library " + key + ": " + why;
+    throw_bad_input(refused[key]);
+  }
   handles[key] = handle;
 }
 
-fs::path find_plugin_library(const Json& config, std::vector<fs::path>* tried) {
-  const fs::path recorded = config.is_object() ? fs::path(config.value("plugin_library", "")) : fs::path();
-  if (recorded.empty()) return {};
-  if (tried) tried->push_back(recorded);
-  if (fs::exists(recorded)) return recorded;
-  for (const auto& dir : plugin_path_dirs()) {
-    fs::path candidate = dir / recorded.filename();
+fs::path find_plugin_library(const Json& config, std::vector<fs::path>* tried, const std::vector<fs::path>& dirs) {
+  fs::path wanted = config.is_object() ? fs::path(config.value("plugin_library", "")) : fs::path();
+  if (!wanted.empty()) {
+    if (tried) tried->push_back(wanted);
+    if (fs::exists(wanted)) return wanted;
+  } else if (config.is_object() && config.contains("architecture") && config["architecture"].is_string() &&
+             is_plain_name(config["architecture"].get<std::string>())) {
+    wanted = "libmstar_" + config["architecture"].get<std::string>() + ".so";
+  } else {
+    return {};
+  }
+  std::vector<fs::path> search = plugin_path_dirs();
+  search.insert(search.end(), dirs.begin(), dirs.end());
+  for (const auto& dir : search) {
+    fs::path candidate = dir / wanted.filename();
     if (tried) tried->push_back(candidate);
     if (fs::exists(candidate)) return candidate;
   }
   return {};
 }
 
-void ensure_architecture(const Json& config, const std::string& origin) {
+void ensure_architecture(const Json& config, const std::string& origin, const std::vector<fs::path>& dirs) {
   if (!config.is_object() || !config.contains("architecture") || !config["architecture"].is_string())
     throw_bad_input(origin + ": no \"architecture\" field, so no backbone code can be chosen");
   const std::string name = config["architecture"].get<std::string>();
@@ -155,7 +203,7 @@ void ensure_architecture(const Json& config, const std::string& origin) {
   if (registry.contains(name)) return;
 
   std::vector<fs::path> tried;
-  const fs::path found = find_plugin_library(config, &tried);
+  const fs::path found = find_plugin_library(config, &tried, dirs);
   if (found.empty()) {
     std::vector<std::string> t;
     for (const auto& p : tried) t.push_back(p.string());

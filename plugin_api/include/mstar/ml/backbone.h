@@ -109,6 +109,8 @@ class DefaultRngGuard {
 struct LoadOptions {
   std::string device;  // "cpu", "cuda", "cuda:1"
   std::string dtype;   // "float32", "bfloat16", "float16"
+  // Where else to look for the family's library (find_plugin_library()).
+  std::vector<std::filesystem::path> plugin_dirs;
 };
 
 class Backbone {

@@ -62,6 +62,9 @@ class BackboneRegistry {
 
   // For tests: forget an architecture (its library stays loaded).
   void remove(std::string_view name);
+  // Forgets what `library` registered: load_library() refused it after its
+  // registrars had run.
+  void remove_library(const std::filesystem::path& library);
 
  private:
   BackboneRegistry() = default;
@@ -81,17 +84,26 @@ class BackboneRegistrar {
 std::filesystem::path library_of(const void* address);
 
 // dlopen()s a plugin library for the rest of the process (never closed);
-// loading the same file again is a no-op. Throws Error(Io) with dlerror().
+// loading the same file again is a no-op. Throws Error(Io) with dlerror(),
+// and Error(BadInput) naming the file and both values when the library's
+// handshake does not match this process (plugin.h's descriptor_problem(),
+// with this libmstar_ml's LibTorch): then nothing it registered is kept.
 void load_library(const std::filesystem::path& library);
 
 // The library a checkpoint config names in "plugin_library" if that file
 // exists, else a file of the same name in a directory of MSTAR_PLUGIN_PATH
-// (':'-separated), else empty. `tried` receives the paths looked at.
-std::filesystem::path find_plugin_library(const Json& config, std::vector<std::filesystem::path>* tried = nullptr);
+// (':'-separated) or of `dirs`, else empty. A config that records none (a
+// shipped checkpoint: the path would be the shipping machine's) is looked
+// for by the name mstar_add_plugin() gives a family's library,
+// libmstar_<architecture>.so, in the same directories. `tried` receives the
+// paths looked at.
+std::filesystem::path find_plugin_library(const Json& config, std::vector<std::filesystem::path>* tried = nullptr,
+                                          const std::vector<std::filesystem::path>& dirs = {});
 
 // Makes sure `config["architecture"]` is registered, loading the library of
 // find_plugin_library() if needed. `origin` names the config in errors.
-void ensure_architecture(const Json& config, const std::string& origin);
+void ensure_architecture(const Json& config, const std::string& origin,
+                         const std::vector<std::filesystem::path>& dirs = {});
 
 // The backbone checkpoint inside an artifact: the artifact root when it
 // holds config.json, else its "model/" subdirectory.

@@ -1,17 +1,17 @@
 // The backbone/load node: a checkpoint directory on disk (a shipped base
 // model, a checkpoint trained elsewhere) as a "backbone" artifact, so that a
-// graph can start from it and the cache key follows its content. Any
-// registered architecture loads; it lives in this library because most
-// shipped checkpoints are tiny_vlm ones, whose code is then already loaded.
-#include <spdlog/spdlog.h>
-
+// graph can start from it and the cache key follows its content. It serves
+// every family: the family's library is loaded through the backbone
+// registry, found from config.json's plugin_library, MSTAR_PLUGIN_PATH or,
+// for a checkpoint that records none (the shipped ones), as
+// libmstar_<architecture>.so beside this library, among the built-ins.
 #include "mstar/error.h"
 #include "mstar/ml/backbone.h"
 #include "mstar/ml/checkpoint.h"
 #include "mstar/ml/registry.h"
 #include "mstar/plugin.h"
 
-namespace mstar::tiny_vlm {
+namespace mstar::backbone_load {
 
 class LoadNode {
  public:
@@ -23,8 +23,8 @@ class LoadNode {
     i.description =
         "Loads a backbone checkpoint directory (model.safetensors, config.json, tokenizer.json; the layout every "
         "backbone node and algorithm writes) and publishes it as a backbone artifact. The directory's content is "
-        "fingerprinted into the cache key. Architectures other than tiny_vlm are found through config.json's "
-        "plugin_library or MSTAR_PLUGIN_PATH.";
+        "fingerprinted into the cache key. The architecture's library is found through config.json's "
+        "plugin_library, MSTAR_PLUGIN_PATH, or as libmstar_<architecture>.so among the built-in plugins.";
     i.params.add(ParamSpec::path("path").describe("checkpoint directory, relative to the working directory"))
         .add(ParamSpec::string("device").def("").describe("device of the published model; \"\" = the checkpoint's"))
         .add(ParamSpec::string("dtype").def("").describe("dtype of the published model; \"\" = the checkpoint's"));
@@ -38,6 +38,7 @@ class LoadNode {
     ml::LoadOptions options;
     options.device = p.get_string("device");
     options.dtype = p.get_string("dtype");
+    options.plugin_dirs = {ml::library_of(reinterpret_cast<const void*>(&LoadNode::info)).parent_path()};
     std::unique_ptr<ml::Backbone> model = ml::load_backbone(std::filesystem::path(p.get_string("path")), options);
     // Saved again rather than copied: config.json then names this machine's
     // plugin library, and a checkpoint that does not load fails here.
@@ -54,4 +55,4 @@ class LoadNode {
 
 MSTAR_PLUGIN(LoadNode)
 
-}  // namespace mstar::tiny_vlm
+}  // namespace mstar::backbone_load
