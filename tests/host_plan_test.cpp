@@ -178,6 +178,7 @@ TEST(NodeCacheKey, ChangesWithEverythingThatChangesTheOutput) {
   variants["plugin version"] = base_node(), variants["plugin version"].plugin_version = "1.0.1";
   variants["plugin"] = base_node(), variants["plugin"].plugin = "test/train2";
   variants["file fingerprint"] = base_node(), variants["file fingerprint"].fingerprints = {{"file", "aa"}};
+  variants["libtorch"] = base_node(), variants["libtorch"].libtorch = "2.11.0";
   std::set<std::string> keys{key};
   for (const auto& [what, node] : variants) {
     const std::string k = node_cache_key(node);
@@ -190,6 +191,11 @@ TEST(NodeCacheKey, ChangesWithEverythingThatChangesTheOutput) {
   a.fingerprints = {{"file", "aa"}};
   b.fingerprints = {{"file", "bb"}};
   EXPECT_NE(node_cache_key(a), node_cache_key(b)) << "edited file content";
+
+  NodeInstance old_torch = base_node(), new_torch = base_node();
+  old_torch.libtorch = "1.13.1";
+  new_torch.libtorch = "2.11.0";
+  EXPECT_NE(node_cache_key(old_torch), node_cache_key(new_torch)) << "an artifact of another LibTorch";
 }
 
 TEST(NodeCacheKey, IgnoresHowANodeIsRunAndWhoUsesIt) {

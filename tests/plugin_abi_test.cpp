@@ -95,18 +95,26 @@ struct Counted {
   int* formatted;
 };
 
+std::ostream& operator<<(std::ostream& out, const Counted& c) {
+  ++*c.formatted;
+  return out << 7;
+}
+
 }  // namespace
 
-template <>
-struct fmt::formatter<Counted> : fmt::formatter<int> {
-  template <class Context>
-  auto format(const Counted& c, Context& ctx) const {
-    ++*c.formatted;
-    return fmt::formatter<int>::format(7, ctx);
-  }
-};
-
 namespace {
+
+// The fmt subset plugins use, with nothing behind it (mstar/format.h).
+TEST(Format, WritesTheFmtSubsetPluginsUse) {
+  EXPECT_EQ(format("{} of {}: {}", 3, std::string("ten"), true), "3 of ten: true");
+  EXPECT_EQ(format("{:.4f} {:.0f} {:+.1f} {:+.1f}", 0.123456, 99.5, 2.25, -0.04), "0.1235 100 +2.2 -0.0");
+  EXPECT_EQ(format("{:.2e}", 12345.0), "1.23e+04");
+  EXPECT_EQ(format("{{literal}} {}", 'x'), "{literal} x");
+  EXPECT_EQ(format("no placeholder", 1, 2), "no placeholder [1, 2]");
+  EXPECT_EQ(format("two {} {}", 1), "two 1 {}");
+  EXPECT_EQ(join(std::vector<double>{0.5, 2}, "; "), "0.5; 2");
+  EXPECT_EQ(join(std::vector<std::string>{}, ", "), "");
+}
 
 TEST(Logger, FormatsOnThePluginSideAndSkipsDisabledLevels) {
   Recorder recorder;

@@ -3,10 +3,10 @@
 #include <cmath>
 #include <sstream>
 
-#include <fmt/format.h>
 
 #include "common.h"
 #include "grpo.h"
+#include "mstar/format.h"
 #include "mstar/error.h"
 #include "mstar/ml/sampling.h"
 #include "mstar/plugin.h"
@@ -187,7 +187,7 @@ class Grpo {
     loop.total_steps = total_steps;
     loop.save_freq = c.save_freq;
     loop.time_limit_minutes = c.time_limit_minutes;
-    loop.plan = fmt::format("{} steps of {} prompts x {} samples, {} optimizer updates", total_steps,
+    loop.plan = mstar::format("{} steps of {} prompts x {} samples, {} optimizer updates", total_steps,
                             c.rollout_batch_size, c.n, optimizer.total_updates());
     loop.summary_keys = {metric::kRewardMean, metric::kAccuracy, metric::kPTrue, metric::kMixedGroups};
     GrpoState state{c, *model, reference.get(), *reward, examples, images, sampler, generator, timer, max_new_tokens};

@@ -3,9 +3,9 @@
 // expert trajectories (sft.jsonl). Its step runs in the TrainingLoop, as GRPO's.
 #include <sstream>
 
-#include <fmt/format.h>
 
 #include "common.h"
+#include "mstar/format.h"
 #include "mstar/error.h"
 #include "mstar/ml/sampling.h"
 #include "mstar/plugin.h"
@@ -181,7 +181,7 @@ class Sft {
     loop.total_steps = total_steps;
     loop.save_freq = p.get_int("save_freq");
     loop.time_limit_minutes = p.get_float("time_limit_minutes");
-    loop.plan = fmt::format("{} steps of {} rows ({} rows, {} epochs)", total_steps, batch, rows, p.get_int("epochs"));
+    loop.plan = mstar::format("{} steps of {} rows ({} rows, {} epochs)", total_steps, batch, rows, p.get_int("epochs"));
     loop.summary_keys = {metric::kLoss, metric::kTokenAccuracy, metric::kEntropy};
     SftStep step(*model, examples, images, sampler, optimizer, p, log, total_steps);
     TrainingLoop(ctx, loop, {*model, optimizer, sampler, validator}).run(step);

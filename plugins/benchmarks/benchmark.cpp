@@ -1,9 +1,9 @@
 #include "benchmark.h"
 
-#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include "metrics.h"
+#include "mstar/format.h"
 #include "mstar/artifact.h"
 #include "mstar/data/answers.h"
 #include "mstar/data/prompts.h"
@@ -208,7 +208,7 @@ void record(NodeContext& ctx, const BenchmarkSpec& spec, const Answers& a,
     if (it == summaries.end()) continue;
     const bool count = key == metric::kRows || key == metric::kJudged || key == metric::kJudgeFailures;
     line += (line.empty() ? "" : ", ") + key + " " +
-            (count ? fmt::format("{:.0f}", it->second) : fmt::format("{:.4f}", it->second));
+            (count ? mstar::format("{:.0f}", it->second) : mstar::format("{:.4f}", it->second));
   }
   ctx.logger().info("{}: {}", spec.name, line);
 }

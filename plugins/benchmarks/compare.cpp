@@ -11,9 +11,9 @@
 #include <set>
 #include <sstream>
 
-#include <fmt/format.h>
 
 #include "metrics.h"
+#include "mstar/format.h"
 #include "mstar/data/jsonl.h"
 #include "mstar/plugin.h"
 
@@ -94,7 +94,7 @@ Interval bootstrap_delta(const std::vector<ImageCounts>& images, int replicates,
   return {at(tail), at(1.0 - tail)};
 }
 
-std::string pct(double x) { return fmt::format("{:.1f}", 100.0 * x); }
+std::string pct(double x) { return mstar::format("{:.1f}", 100.0 * x); }
 
 }  // namespace
 
@@ -149,7 +149,7 @@ class Compare {
     std::ostringstream md;
     md << "### " << p.get_string("title") << "\n\n"
        << "| scope | rows | majority | " << lb << " acc | " << la << " acc | " << lb << " bal. acc | " << la
-       << " bal. acc | change (" << fmt::format("{:.0f}", 100 * p.get_float("confidence")) << "% CI) | verdict |\n"
+       << " bal. acc | change (" << mstar::format("{:.0f}", 100 * p.get_float("confidence")) << "% CI) | verdict |\n"
        << "|---|---:|---:|---:|---:|---:|---:|---|---|\n";
     Json out = Json::object();
     std::vector<std::string> verdicts;
@@ -176,7 +176,7 @@ class Compare {
       const std::string name = scope.empty() ? "all" : scope;
       md << "| " << name << " | " << pb.size() << " | " << pct(mb.majority_baseline) << " | " << pct(mb.accuracy)
          << " | " << pct(ma.accuracy) << " | " << pct(mb.balanced_accuracy) << " | " << pct(ma.balanced_accuracy)
-         << " | " << fmt::format("{:+.1f} [{:+.1f}, {:+.1f}]", 100 * delta, 100 * ci.low, 100 * ci.high) << " | "
+         << " | " << mstar::format("{:+.1f} [{:+.1f}, {:+.1f}]", 100 * delta, 100 * ci.low, 100 * ci.high) << " | "
          << verdict << " |\n";
       const std::string suffix = scope.empty() ? "" : "." + scope;
       ctx.summary("delta.balanced_accuracy" + suffix, delta);
@@ -198,7 +198,7 @@ class Compare {
     write_file_atomic(ctx.output_dir() / "report.md", md.str());
     write_file_atomic(ctx.output_dir() / "comparison.json", out.dump(2) + "\n");
     ctx.annotate("report", "report.md");
-    ctx.logger().info("compare: {}", fmt::join(verdicts, "; "));
+    ctx.logger().info("compare: {}", mstar::join(verdicts, "; "));
   }
 };
 MSTAR_PLUGIN(Compare)

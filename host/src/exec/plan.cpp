@@ -40,6 +40,7 @@ std::string node_cache_key(const NodeInstance& n) {
   Json identity = {{"plugin", n.plugin}, {"version", n.plugin_version}, {"params", n.params}, {"seed", n.seed},
                    {"inputs", n.inputs}, {"format", 1}};
   if (!n.fingerprints.empty()) identity["files"] = n.fingerprints;
+  if (!n.libtorch.empty()) identity["libtorch"] = n.libtorch;
   return sha1_hex(identity.dump());
 }
 
@@ -104,6 +105,7 @@ Plan make_plan(const PlanRequest& request, const std::map<std::string, LoadedPlu
       NodeInstance inst;
       inst.plugin = node.plugin;
       inst.plugin_version = plugin.info.version;
+      inst.libtorch = plugin.libtorch;
       inst.library = plugin.library;
       note_library(node.plugin, plugin);
       inst.params = node.params;

@@ -22,6 +22,9 @@ struct LoadedPlugin;
 struct NodeInstance {
   std::string key;
   std::string plugin, plugin_version;
+  // LibTorch the plugin library was built against ("" for none): part of the
+  // cache key, so an upgrade never reuses an artifact made by another one.
+  std::string libtorch;
   std::filesystem::path library;
   Json params;
   Json fingerprints = Json::object();         // path param -> content fingerprint (part of the key)

@@ -32,7 +32,7 @@ std::string fingerprint(const fs::path& lib) {
   return std::to_string(size) + ":" + std::to_string(mtime) + ":" + std::to_string(MSTAR_PLUGIN_API_VERSION) + ":" +
          std::to_string(abi.json_version) + "." + std::to_string(abi.json_size) + "." +
          std::to_string(abi.string_size) + "." + std::to_string(abi.cxx11_abi) + "." +
-         std::to_string(abi.torch_version);
+         std::to_string(abi.torch_version) + ":probe2";
 }
 
 bool looks_like_library(const fs::path& p) {
@@ -168,7 +168,7 @@ PluginCatalog PluginCatalog::discover(const std::vector<std::string>& extra_dirs
         continue;
       }
       for (const auto& meta : answer.value("plugins", Json::array())) {
-        LoadedPlugin p{PluginInfo::from_json(meta), lib, sha256};
+        LoadedPlugin p{PluginInfo::from_json(meta), lib, sha256, answer.value("libtorch", "")};
         const std::string id = p.info.id();
         auto existing = cat.plugins_.find(id);
         if (existing != cat.plugins_.end()) {

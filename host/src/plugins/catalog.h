@@ -17,6 +17,7 @@ struct LoadedPlugin {
   PluginInfo info;
   std::filesystem::path library;
   std::string sha256;  // of the library file, recorded with every run that uses it
+  std::string libtorch;  // the LibTorch it was built against (its descriptor's BuildAbi), "" for none
 };
 
 struct Refusal {

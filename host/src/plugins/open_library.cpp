@@ -85,6 +85,7 @@ int probe_plugin_library(const fs::path& library) {
       }
     }
     out = {{"plugins", plugins}};
+    if (d.abi.torch_version != 0) out["libtorch"] = version_text(d.abi.torch_version);
   } catch (const std::exception& e) {
     out = {{"error", e.what()}};
   }

@@ -3,15 +3,14 @@
 //   ctx.logger().info("step {}: loss {:.4f}", step, loss);
 //
 // Only a level and a finished line cross into the host: the helpers below
-// format on the plugin's side (fmt's code is compiled into the plugin), so
+// format on the plugin's side (mstar/format.h, compiled into the plugin), so
 // a plugin depends neither on the host's logging library nor on the layout
 // of its logger. A disabled level skips the formatting.
 #pragma once
 
-#include <fmt/format.h>
-
 #include <string_view>
-#include <utility>
+
+#include "mstar/format.h"
 
 namespace mstar {
 
@@ -26,24 +25,24 @@ class Logger {
   virtual void write(LogLevel level, std::string_view line) noexcept = 0;
 
   template <class... Args>
-  void log(LogLevel level, fmt::format_string<Args...> format, Args&&... args) {
-    if (enabled(level)) write(level, fmt::format(format, std::forward<Args>(args)...));
+  void log(LogLevel level, std::string_view format, const Args&... args) {
+    if (enabled(level)) write(level, mstar::format(format, args...));
   }
   template <class... Args>
-  void debug(fmt::format_string<Args...> format, Args&&... args) {
-    log(LogLevel::Debug, format, std::forward<Args>(args)...);
+  void debug(std::string_view format, const Args&... args) {
+    log(LogLevel::Debug, format, args...);
   }
   template <class... Args>
-  void info(fmt::format_string<Args...> format, Args&&... args) {
-    log(LogLevel::Info, format, std::forward<Args>(args)...);
+  void info(std::string_view format, const Args&... args) {
+    log(LogLevel::Info, format, args...);
   }
   template <class... Args>
-  void warn(fmt::format_string<Args...> format, Args&&... args) {
-    log(LogLevel::Warn, format, std::forward<Args>(args)...);
+  void warn(std::string_view format, const Args&... args) {
+    log(LogLevel::Warn, format, args...);
   }
   template <class... Args>
-  void error(fmt::format_string<Args...> format, Args&&... args) {
-    log(LogLevel::Error, format, std::forward<Args>(args)...);
+  void error(std::string_view format, const Args&... args) {
+    log(LogLevel::Error, format, args...);
   }
 };
 

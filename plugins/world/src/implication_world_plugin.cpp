@@ -1,7 +1,6 @@
 // dataset/implication_world: generates the synthetic TFQ world. judge/rubric,
 // which scores answers against the world's catalogues, lives in this library
 // too (rubric.cpp): the catalogues stay private to plugins/world.
-#include <spdlog/spdlog.h>
 
 #include "mstar/plugin.h"
 #include "mstar/world/generator.h"

@@ -1,6 +1,5 @@
 // dataset/tfq_jsonl: imports and validates TFQ JSONL exports into an artifact,
 // through the public reader only (mstar/data/import.h).
-#include <spdlog/spdlog.h>
 
 #include "mstar/data/import.h"
 #include "mstar/plugin.h"
