@@ -102,10 +102,8 @@ extract_deb() {  # DEB ROOT: dpkg -x, or ar + tar where there is no dpkg
   fi
 }
 
-system_has_lib() {  # SONAME: the machine's own loader finds it
-  local ldconfig
-  ldconfig="$(command -v ldconfig || echo /sbin/ldconfig)"
-  if [ -x "$ldconfig" ] && "$ldconfig" -p 2>/dev/null | grep -q "^[[:space:]]*$1 "; then return 0; fi
+system_has_lib() {  # SONAME (system_libs: ldconfig -p): the machine's own loader finds it
+  grep -q "^[[:space:]]*$1 " <<<"$system_libs" && return 0
   local d
   for d in /lib/$triplet /usr/lib/$triplet /lib64 /usr/lib64 /usr/lib; do
     [ -e "$d/$1" ] && return 0
@@ -138,7 +136,9 @@ cmd_unpack() {
   # LD_LIBRARY_PATH. Those it has stay its own: a Debian 12 libssl or zlib
   # ahead of the system's could break the system's own programs.
   mkdir -p "$root/runtime-libs"
-  local lib soname added=()
+  local lib soname added=() ldconfig system_libs
+  ldconfig="$(command -v ldconfig || echo /sbin/ldconfig)"
+  system_libs="$("$ldconfig" -p 2>/dev/null || true)"
   for lib in "$root/usr/lib/$triplet"/lib*.so.* "$root/lib/$triplet"/lib*.so.*; do
     [ -L "$lib" ] && continue
     soname="$(readelf -d "$lib" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
