@@ -15,6 +15,9 @@ function(mstar_add_plugin NAME)
   # Installed built-ins live in <libdir>/mstar/plugins, two levels below libmstar_core.
   set_target_properties(${NAME} PROPERTIES PREFIX "libmstar_" CXX_VISIBILITY_PRESET hidden
                         VISIBILITY_INLINES_HIDDEN ON INSTALL_RPATH "$ORIGIN/../..")
+  if(CMAKE_INSTALL_RPATH)  # LibTorch's folder, for the ML plugins (cmake/MstarTorch.cmake)
+    set_property(TARGET ${NAME} APPEND PROPERTY INSTALL_RPATH ${CMAKE_INSTALL_RPATH})
+  endif()
   if(ARG_OUTPUT_DIRECTORY)
     set_target_properties(${NAME} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIRECTORY})
   elseif(DEFINED MSTAR_PLUGIN_OUTPUT_DIR)

@@ -52,4 +52,14 @@ elseif(Torch_VERSION VERSION_LESS MSTAR_MIN_TORCH_VERSION)
                       "paths) or give a newer LibTorch with -DTorch_DIR=.")
 else()
   message(STATUS "LibTorch ${Torch_VERSION}: ${Torch_DIR}")
+  # Installed ML plugins and libmstar_ml find LibTorch where it was linked
+  # from: its link line names libtorch_cuda.so by full path in a linker flag,
+  # which CMAKE_INSTALL_RPATH_USE_LINK_PATH does not see.
+  list(APPEND CMAKE_INSTALL_RPATH "${_mstar_torch_root}/lib")
+  # The PyPI wheel's libtorch.so carries parts of a newer libstdc++ linked in
+  # statically, and exports them (std::filesystem::remove_all among them,
+  # which crashes when called from outside). A program that links LibTorch
+  # must find the system's libstdc++ first: named before everything else on
+  # the link line, it comes first in the search order.
+  set(MSTAR_TORCH_LINK_OPTIONS "LINKER:--push-state,--no-as-needed" "-lstdc++" "LINKER:--pop-state")
 endif()
