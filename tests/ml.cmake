@@ -10,6 +10,12 @@ if(MSTAR_WITH_TORCH AND TARGET mstar_ml AND TARGET tiny_vlm)
             ${CMAKE_CURRENT_LIST_DIR}/ml_golden_test.cpp
     LIBRARIES mstar::ml)
   target_precompile_headers(ml_test PRIVATE <torch/torch.h>)
+
+  # What needs a GPU; skips with a message on a machine without one.
+  mstar_test(ml_gpu_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/ml_gpu_test.cpp LIBRARIES mstar::ml LABELS gpu)
+  target_precompile_headers(ml_gpu_test REUSE_FROM ml_test)
+  target_compile_definitions(ml_gpu_test PRIVATE MSTAR_TINY_VLM_PLUGIN="$<TARGET_FILE:tiny_vlm>")
+  add_dependencies(ml_gpu_test tiny_vlm)
   # A family library built (it says) against another LibTorch.
   add_library(other_torch_family MODULE ${CMAKE_CURRENT_LIST_DIR}/fixtures/bad_plugins/other_torch_family.cpp)
   target_link_libraries(other_torch_family PRIVATE mstar::ml)
