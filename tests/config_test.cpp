@@ -49,7 +49,8 @@ const std::vector<PluginInfo>& plugins() {
     vlm.name = "tiny_vlm";
     vlm.version = "1";
     vlm.params = ParamSchema{ParamSpec::enumeration("family", {"qwen", "llama"}).def("qwen"),
-                             ParamSpec::enumeration("size", {"S", "M", "L"}).def("S")};
+                             ParamSpec::enumeration("size", {"S", "M", "L"}).def("S"),
+                             ParamSpec::string("device").def("cpu")};
     vlm.outputs = {{"", "backbone", ""}};
     v.push_back(vlm);
 
@@ -410,7 +411,40 @@ TEST(ConfigGraph, ResolvesParamsAndOrdersTopologically) {
   EXPECT_TRUE(params["kl_coef"].is_number_float());  // 0 given for a float param
   EXPECT_EQ(params["rollout_n"], 8);
   EXPECT_EQ(params["reward"], (Json{{"plugin", "reward/tfq"}, {"format_weight", 0.5}}));
-  EXPECT_EQ(g.find("base")->params, (Json{{"family", "qwen"}, {"size", "S"}}));
+  EXPECT_EQ(g.find("base")->params, (Json{{"family", "qwen"}, {"size", "S"}, {"device", "cpu"}}));
+}
+
+// A GPU is asked for with the node (resources.gpus), and a `device` param
+// must stay within what the node asked for: checked before anything runs,
+// since the host has no GPU of its own to ask.
+TEST(ConfigGraph, DeviceNeedsTheGpusTheNodeAsksFor) {
+  auto dir = test_dir();
+  auto p = write_file(dir, "exp.yaml", R"(nodes:
+  a: {plugin: backbone/tiny_vlm, params: {device: cuda}}
+  b: {plugin: backbone/tiny_vlm, params: {device: "cuda:1"}, resources: {gpus: 1}}
+  c: {plugin: backbone/tiny_vlm, params: {device: gpu}}
+  d: {plugin: backbone/tiny_vlm, params: {device: "cuda:1"}, resources: {gpus: 2}}
+  e: {plugin: backbone/tiny_vlm, params: {device: auto}}
+  f: {plugin: backbone/tiny_vlm, resources: {gpus: -1}}
+)");
+  std::string msg = error_of([&] { resolve_graph(load_experiment(p), lookup(), ids()); });
+  const std::string f = p.string();
+  EXPECT_NE(msg.find(f + ":7:46: f.resources.gpus: expected an int from 0 to 64, got -1"), std::string::npos) << msg;
+  auto q = write_file(dir, "exp2.yaml", R"(nodes:
+  a: {plugin: backbone/tiny_vlm, params: {device: cuda}}
+  b: {plugin: backbone/tiny_vlm, params: {device: "cuda:1"}, resources: {gpus: 1}}
+  c: {plugin: backbone/tiny_vlm, params: {device: gpu}}
+  d: {plugin: backbone/tiny_vlm, params: {device: "cuda:1"}, resources: {gpus: 2}}
+  e: {plugin: backbone/tiny_vlm, params: {device: auto}}
+)");
+  msg = error_of([&] { resolve_graph(load_experiment(q), lookup(), ids()); });
+  const std::string g = q.string();
+  EXPECT_NE(msg.find(g + ":2:43: a.device: \"cuda\" needs a GPU, and the node asks for none: add resources: {gpus: 1}"),
+            std::string::npos) << msg;
+  EXPECT_NE(msg.find(g + ":3:43: b.device: \"cuda:1\" is GPU 1 of the node's own, and it asks for 1"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find(g + ":4:43: c.device: expected cpu, cuda, cuda:N or auto, got \"gpu\""), std::string::npos) << msg;
+  EXPECT_EQ(count_lines(msg), 3u) << msg;  // d (within its 2 GPUs) and e (auto) are fine
 }
 
 TEST(ConfigGraph, ParamErrorsTogetherWithDidYouMean) {

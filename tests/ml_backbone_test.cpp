@@ -438,3 +438,29 @@ TEST(TinyVlmNode, SeededAndVocabularyFromDataset) {
 
 }  // namespace
 }  // namespace mstar::ml
+
+namespace mstar::ml {
+namespace {
+
+// device: auto takes a GPU when there is one; a CUDA device the process
+// cannot use fails at the node's start, saying how many it sees.
+TEST(Device, AutoAndUnusableCudaAreSaidClearly) {
+  const bool cuda = torch::cuda::is_available();
+  EXPECT_EQ(parse_device("auto").is_cuda(), cuda);
+  EXPECT_EQ(parse_device("cpu"), torch::Device(torch::kCPU));
+  auto message = [](const std::string& name) {
+    try {
+      parse_device(name);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.category(), ErrorCategory::BadInput);
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_NE(message("cuda:99").find("device 'cuda:99': this node's process sees"), std::string::npos);
+  if (!cuda) EXPECT_NE(message("cuda").find("sees 0 usable CUDA device(s)"), std::string::npos) << message("cuda");
+  EXPECT_NE(message("gpu").find("unknown device 'gpu' (expected cpu, cuda, cuda:N or auto)"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mstar::ml

@@ -102,7 +102,7 @@ size_t invalid_utf8_at(std::string_view s) {
 const std::vector<std::string> kTopKeys = {"name", "description", "include", "seed", "nodes", "sweep"};
 const std::vector<std::string> kNodeKeys = {"plugin",  "params", "inputs", "resources",
                                             "timeout", "retries", "seed",   "description"};
-const std::vector<std::string> kResourceKeys = {"cpus"};
+const std::vector<std::string> kResourceKeys = {"cpus", "gpus"};
 
 struct Doc {
   OJson value = OJson::object();
@@ -437,7 +437,7 @@ NodeSpec build_node(const std::string& name, const Json& v, const LocMap& locs, 
   if (v.contains("resources") && !v["resources"].is_null()) {
     const Json& r = v["resources"];
     if (!r.is_object()) {
-      diag.add(at("resources"), name + ".resources: expected a map {cpus: N}");
+      diag.add(at("resources"), name + ".resources: expected a map {cpus: N, gpus: N}");
     } else {
       unknown_keys(r, kResourceKeys, pointer_join(ptr, "resources"), name + ".resources", locs, diag);
       if (r.contains("cpus")) {
@@ -447,6 +447,14 @@ NodeSpec build_node(const std::string& name, const Json& v, const LocMap& locs, 
                    name + ".resources.cpus: expected an int >= 1, got " + detail::show(c));
         else
           node.cpus = static_cast<int>(c.get<int64_t>());
+      }
+      if (r.contains("gpus")) {
+        const Json& g = r["gpus"];
+        if (!is_int(g) || g.get<int64_t>() < 0 || g.get<int64_t>() > 64)
+          diag.add(detail::loc_lookup(locs, ptr + "/resources/gpus"),
+                   name + ".resources.gpus: expected an int from 0 to 64, got " + detail::show(g));
+        else
+          node.gpus = static_cast<int>(g.get<int64_t>());
       }
     }
   }

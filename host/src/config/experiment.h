@@ -56,6 +56,7 @@ struct NodeSpec {
   Json params = Json::object();          // as written (after load), resolved (after resolve_graph)
   std::map<std::string, InputRef> inputs;  // input name -> producer
   int cpus = 1;                          // resources.cpus
+  int gpus = 0;                          // resources.gpus: what a `device: cuda[:N]` param may use
   double timeout_s = 0;                  // 0 = no timeout
   int retries = 0;
   std::optional<int64_t> seed;           // node-level `seed:` pins the node's seed (else the trial's)

@@ -80,6 +80,30 @@ Json fill_plugin_defaults(const ParamSchema& schema, const Json& given, const Pl
   return out;
 }
 
+// A `device` param against the node's resources.gpus. The host checks it
+// before anything runs because it has no LibTorch and, under a cluster
+// launcher, no GPU of its own to ask: a GPU must be asked for with the node.
+// "" (as the checkpoint says) and "auto" (a GPU when the node has one) pass.
+std::string device_problem(const std::string& device, int gpus) {
+  if (device.empty() || device == "cpu" || device == "auto") return "";
+  if (device.rfind("cuda", 0) != 0)
+    return "expected cpu, cuda, cuda:N or auto, got \"" + device + "\"";
+  long index = 0;
+  if (device.size() > 4) {
+    const std::string n = device.substr(5);
+    if (device[4] != ':' || n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string::npos)
+      return "expected cpu, cuda, cuda:N or auto, got \"" + device + "\"";
+    index = std::stol(n);
+  }
+  if (gpus == 0)
+    return "\"" + device + "\" needs a GPU, and the node asks for none: add resources: {gpus: " +
+           std::to_string(index + 1) + "} to the node (or use device: auto)";
+  if (index >= gpus)
+    return "\"" + device + "\" is GPU " + std::to_string(index) + " of the node's own, and it asks for " +
+           std::to_string(gpus) + " (resources.gpus; its GPUs are numbered from 0)";
+  return "";
+}
+
 }  // namespace
 
 ResolvedGraph resolve_graph(const Experiment& exp, const PluginLookup& lookup,
@@ -117,6 +141,9 @@ ResolvedGraph resolve_graph(const Experiment& exp, const PluginLookup& lookup,
     for (const auto& issue : issues)
       diag.add(node.param_loc(issue.path), node.name + "." + issue.path + ": " + issue.message + " [" +
                                                node.plugin + "]");
+    if (resolved.is_object() && resolved.contains("device") && resolved["device"].is_string())
+      if (std::string why = device_problem(resolved["device"].get<std::string>(), node.gpus); !why.empty())
+        diag.add(node.param_loc("device"), node.name + ".device: " + why + " [" + node.plugin + "]");
     node.params = std::move(resolved);
   }
 

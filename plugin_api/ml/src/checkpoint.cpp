@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <torch/serialize.h>
 #include <torch/torch.h>
@@ -53,11 +54,26 @@ void set_num_threads(int threads) {
 }
 
 torch::Device parse_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  torch::Device device(torch::kCPU);
   try {
-    return torch::Device(name);
+    device = torch::Device(name);
   } catch (const c10::Error&) {
-    throw_bad_input("unknown device '" + name + "' (expected cpu, cuda or cuda:N)");
+    throw_bad_input("unknown device '" + name + "' (expected cpu, cuda, cuda:N or auto)");
   }
+  // Said here, at the node's start, rather than by the first kernel launch
+  // deep inside a forward pass.
+  if (device.is_cuda()) {
+    const int64_t count = torch::cuda::is_available() ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
+    const int64_t index = device.has_index() ? device.index() : 0;
+    if (index >= count) {
+      const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+      throw_bad_input("device '" + name + "': this node's process sees " + std::to_string(count) +
+                      " usable CUDA device(s) (CUDA_VISIBLE_DEVICES=" + (visible ? visible : "unset") +
+                      "); run it where its resources.gpus are, or use device: cpu or auto");
+    }
+  }
+  return device;
 }
 
 torch::Dtype parse_dtype(const std::string& name) {

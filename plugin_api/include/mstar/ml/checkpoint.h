@@ -31,7 +31,9 @@ void load_optimizer(torch::optim::Optimizer& optimizer, const std::filesystem::p
 // Nodes call it with ctx.threads().
 void set_num_threads(int threads);
 
-// "cpu", "cuda", "cuda:1". Throws Error(BadInput).
+// "cpu", "cuda", "cuda:N", or "auto" (the first GPU when there is one,
+// else the CPU). A CUDA device this process cannot use is an Error(BadInput)
+// naming the device and how many the process sees.
 torch::Device parse_device(const std::string& name);
 // "float32" | "float" | "bfloat16" | "bf16" | "float16" | "half". Throws Error(BadInput).
 torch::Dtype parse_dtype(const std::string& name);
