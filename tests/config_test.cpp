@@ -374,6 +374,49 @@ nodes:
   EXPECT_EQ(count_lines(msg), 10u) << msg;
 }
 
+// A cluster launcher's keys are checked when the file is read: a typo
+// fails before anything is submitted.
+TEST(ConfigCluster, ResourcesAndLauncherParsed) {
+  auto dir = test_dir();
+  auto p = write_file(dir, "exp.yaml", R"(name: x
+launcher: {kind: slurm, partition: cpu, poll: 2s, sbatch_args: [--exclusive]}
+nodes:
+  a: {plugin: test/step, resources: {cpus: 4, gpus: 1, mem: 16G, partition: gpu, qos: high, sbatch_args: [--constraint=a100]}}
+  b: {plugin: test/step, resources: {mem: 500}}
+)");
+  Experiment exp = load_experiment(p);
+  EXPECT_EQ(exp.launcher.kind, "slurm");
+  EXPECT_DOUBLE_EQ(exp.launcher.poll_s, 2.0);
+  const ClusterResources a = exp.launcher.defaults.merged(exp.find_node("a")->cluster);
+  EXPECT_EQ(a.mem, "16G");
+  EXPECT_EQ(a.partition, "gpu");  // the node's own wins over the launcher's
+  EXPECT_EQ(a.qos, "high");
+  EXPECT_EQ(a.sbatch_args, (std::vector<std::string>{"--exclusive", "--constraint=a100"}));
+  const ClusterResources b = exp.launcher.defaults.merged(exp.find_node("b")->cluster);
+  EXPECT_EQ(b.mem, "500");
+  EXPECT_EQ(b.partition, "cpu");
+}
+
+TEST(ConfigCluster, BadClusterKeysNamed) {
+  auto dir = test_dir();
+  auto p = write_file(dir, "exp.yaml", R"(name: x
+launcher: {kind: slurmm, polll: 1}
+nodes:
+  a: {plugin: test/step, resources: {mem: lots, partition: "a b", sbatch_args: --exclusive}}
+)");
+  std::string msg = error_of([&] { load_experiment(p); });
+  const std::string f = p.string();
+  EXPECT_NE(msg.find(f + ":2:12: launcher.kind: expected local or slurm, got \"slurmm\""), std::string::npos) << msg;
+  EXPECT_NE(msg.find("a.resources.mem: expected megabytes (16000) or a size with K/M/G/T (16G), got \"lots\""),
+            std::string::npos) << msg;
+  EXPECT_NE(msg.find("a.resources.partition: expected a name without spaces"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("a.resources.sbatch_args: expected a list of sbatch options"), std::string::npos) << msg;
+  auto q = write_file(dir, "exp2.yaml", "launcher: {kind: slurm, polll: 1}\nnodes:\n  a: {plugin: test/step}\n");
+  msg = error_of([&] { load_experiment(q); });
+  EXPECT_NE(msg.find(q.string() + ":1:25: unknown key 'polll' in launcher (did you mean 'poll'?)"), std::string::npos)
+      << msg;
+}
+
 TEST(ConfigErrors, YamlSyntaxAndDuplicateKeys) {
   auto dir = test_dir();
   auto p = write_file(dir, "exp.yaml", "nodes:\n  a: {plugin: test/step\n");

@@ -81,6 +81,8 @@ void print_reports(const Plan& plan, const Paths& paths) {
 
 }  // namespace
 
+constexpr int kDefaultSlurmJobs = 64;
+
 int cmd_run(const Args& args) {
   po::options_description desc("run options");
   StoreOptions so;
@@ -99,17 +101,21 @@ int cmd_run(const Args& args) {
       "max-failures", po::value(&opt.max_failures)->default_value(-1), "stop scheduling after K failed trials")(
       "fail-fast", po::bool_switch(&opt.fail_fast), "stop scheduling at the first failed trial")(
       "grace", po::value(&opt.grace_s)->default_value(5.0), "seconds between SIGTERM and SIGKILL on interrupt")(
-      "no-live", po::bool_switch(&no_live), "plain event lines even on a terminal");
+      "no-live", po::bool_switch(&no_live), "plain event lines even on a terminal")(
+      "launcher", po::value(&opt.launcher), "local (child processes) or slurm (a batch job per node; "
+      "docs/slurm.md); default: the experiment's `launcher:`, else local");
   po::positional_options_description pos;
   pos.add("file", 1).add("override", -1);
   po::variables_map vm;
   if (!parse(args, "mstar run FILE.yaml [key=value ...] [-j N] [--dry-run] [--force] [--registry PATH] [--store DIR]",
              "Validates the experiment and every trial of its sweep before running anything, then runs the "
-             "graph's nodes as child processes. Nodes whose artifact is already complete are reused; running "
+             "graph's nodes as child processes (or, with --launcher slurm, as Slurm jobs). Nodes whose artifact is already complete are reused; running "
              "the same command again after a crash completes exactly what is missing.",
              "mstar run experiments/quickstart.yaml grpo.max_steps=50 -j 2", desc, &pos, vm))
     return 0;
   if (opt.jobs < 1) throw_bad_input("-j must be at least 1");
+  if (!opt.launcher.empty() && opt.launcher != "local" && opt.launcher != "slurm")
+    throw_bad_input("--launcher: expected local or slurm, got '" + opt.launcher + "'");
   const Paths paths = so.paths();
   PluginCatalog cat = PluginCatalog::discover(so.plugin_path, paths.home / "plugin-cache.json", so.trust_plugin_dir);
   Plan plan = make_plan({file, overrides, set_sweep}, cat);
@@ -118,6 +124,10 @@ int cmd_run(const Args& args) {
     return 0;
   }
   opt.live = !no_live && ::isatty(STDERR_FILENO);
+  // On a cluster -j bounds the jobs in Slurm's queue at once (what an
+  // array's %N throttle would); one at a time would waste the cluster.
+  const bool slurm = (opt.launcher.empty() ? plan.launcher.kind : opt.launcher) == "slurm";
+  if (slurm && vm["jobs"].defaulted()) opt.jobs = kDefaultSlurmJobs;
   auto reg = registry::Registry::open(paths.registry, registry::OpenMode::ReadWrite);
   RunOutcome out = execute_plan(plan, *reg, paths, opt);
   print_trials(plan, *reg);

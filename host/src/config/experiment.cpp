@@ -99,10 +99,10 @@ size_t invalid_utf8_at(std::string_view s) {
   return std::string_view::npos;
 }
 
-const std::vector<std::string> kTopKeys = {"name", "description", "include", "seed", "nodes", "sweep"};
+const std::vector<std::string> kTopKeys = {"name", "description", "include", "seed", "nodes", "sweep", "launcher"};
 const std::vector<std::string> kNodeKeys = {"plugin",  "params", "inputs", "resources",
                                             "timeout", "retries", "seed",   "description"};
-const std::vector<std::string> kResourceKeys = {"cpus", "gpus"};
+const std::vector<std::string> kResourceKeys = {"cpus", "gpus", "mem", "partition", "account", "qos", "sbatch_args"};
 
 struct Doc {
   OJson value = OJson::object();
@@ -351,7 +351,9 @@ Json strip_nulls(const Json& v) {
   return out;
 }
 
-std::optional<double> parse_duration(const Json& v) {
+}  // namespace
+
+std::optional<double> detail::parse_duration(const Json& v) {
   if (v.is_number()) return v.get<double>();
   if (!v.is_string()) return std::nullopt;
   std::string s = v.get<std::string>();
@@ -374,10 +376,14 @@ std::optional<double> parse_duration(const Json& v) {
   }
 }
 
+namespace {
+
 bool is_int(const Json& v) { return v.is_number_integer(); }
 
-void unknown_keys(const Json& obj, const std::vector<std::string>& known, const std::string& ptr,
-                  const std::string& what, const LocMap& locs, Diagnostics& diag, bool allow_x = false) {
+}  // namespace
+
+void detail::unknown_keys(const Json& obj, const std::vector<std::string>& known, const std::string& ptr,
+                          const std::string& what, const LocMap& locs, Diagnostics& diag, bool allow_x) {
   for (auto& [k, v] : obj.items()) {
     if (std::find(known.begin(), known.end(), k) != known.end()) continue;
     if (allow_x && k.rfind("x-", 0) == 0) continue;
@@ -385,6 +391,11 @@ void unknown_keys(const Json& obj, const std::vector<std::string>& known, const 
              "unknown key '" + k + "' in " + what + hint(k, known) + "; expected one of: " + list_of(known));
   }
 }
+
+namespace {
+
+using detail::parse_duration;
+using detail::unknown_keys;
 
 NodeSpec build_node(const std::string& name, const Json& v, const LocMap& locs, Diagnostics& diag) {
   NodeSpec node;
@@ -456,6 +467,8 @@ NodeSpec build_node(const std::string& name, const Json& v, const LocMap& locs, 
         else
           node.gpus = static_cast<int>(g.get<int64_t>());
       }
+      detail::parse_cluster_resources(r, pointer_join(ptr, "resources"), name + ".resources", locs, diag,
+                                      node.cluster);
     }
   }
 
@@ -521,6 +534,9 @@ Experiment load_experiment(const fs::path& file, const std::vector<std::string>&
     if (!root["seed"].is_number_integer()) diag.add(at("seed"), "seed: expected an int, got " + detail::show(root["seed"]));
     else exp.seed = root["seed"].get<int64_t>();
   }
+
+  if (root.contains("launcher") && !root["launcher"].is_null())
+    exp.launcher = detail::parse_launcher(root["launcher"], locs, diag);
 
   if (!doc.value.contains("nodes") || doc.value["nodes"].is_null()) {
     diag.add(detail::loc_lookup(locs, ""), "missing 'nodes': an experiment needs at least one node");

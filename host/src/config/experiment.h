@@ -50,6 +50,25 @@ struct InputRef {
   bool operator==(const InputRef&) const = default;
 };
 
+// What a cluster launcher asks its scheduler for, beyond cpus and gpus (see
+// docs/slurm.md). The local launcher ignores it; it is not part of any cache
+// key: where a node ran does not change what it computed.
+struct ClusterResources {
+  std::string mem;        // "16G", "500M", or MB as an int; "" = the partition's default
+  std::string partition, account, qos;  // "" = the cluster's default
+  std::vector<std::string> sbatch_args;  // passed through to sbatch as they are
+
+  // `over` wins where it says something; sbatch_args add up (this one's first).
+  ClusterResources merged(const ClusterResources& over) const;
+};
+
+// The experiment file's `launcher:` (or `mstar run --launcher`).
+struct LauncherConfig {
+  std::string kind;            // "" (not said: local), "local" or "slurm"
+  ClusterResources defaults;   // for every node; a node's resources override them
+  double poll_s = 0.5;         // how often the Slurm launcher looks at its jobs
+};
+
 struct NodeSpec {
   std::string name;
   std::string plugin;                    // "kind/name"
@@ -59,6 +78,7 @@ struct NodeSpec {
   int gpus = 0;                          // resources.gpus: what a `device: cuda[:N]` param may use
   double timeout_s = 0;                  // 0 = no timeout
   int retries = 0;
+  ClusterResources cluster;              // resources: mem, partition, account, qos, sbatch_args
   std::optional<int64_t> seed;           // node-level `seed:` pins the node's seed (else the trial's)
   std::string description;
   SourceLoc loc;                         // the node's key under `nodes:`
@@ -80,6 +100,7 @@ struct Experiment {
   Json sweep;                                    // raw `sweep:` block, null if none
   SourceLoc sweep_loc;
   int64_t seed = 0;
+  LauncherConfig launcher;
   Json raw;                                      // the whole merged document (includes, overrides applied)
   std::map<std::string, SourceLoc> locs;         // JSON pointer into `raw` ("/nodes/train/params/lr") -> loc
 

@@ -91,6 +91,22 @@ bool values_equal(const Json& a, const Json& b);
 // Display form of a value in labels and messages: strings bare, others JSON.
 std::string value_text(const Json& v);
 
+// "unknown key 'k' in WHAT (did you mean ...); expected one of: ..." for
+// every key of `obj` not in `known` (and, with allow_x, not "x-...").
+void unknown_keys(const Json& obj, const std::vector<std::string>& known, const std::string& ptr,
+                  const std::string& what, const LocMap& locs, Diagnostics& diag, bool allow_x = false);
+// Seconds from 600, "90s", "10m", "2h"; nullopt when it is none of those.
+std::optional<double> parse_duration(const Json& v);
+
+// --- cluster launchers (cluster.cpp) -----------------------------------------
+// The cluster keys of a node's `resources:` (mem, partition, account, qos,
+// sbatch_args) into `out`; cpus and gpus are the caller's.
+void parse_cluster_resources(const Json& r, const std::string& ptr, const std::string& what, const LocMap& locs,
+                             Diagnostics& diag, ClusterResources& out);
+// The experiment's `launcher:`: "local", "slurm", or {kind: slurm, poll: 1s,
+// partition: ..., account: ..., qos: ..., mem: ..., sbatch_args: [...]}.
+LauncherConfig parse_launcher(const Json& v, const LocMap& locs, Diagnostics& diag);
+
 // The base (unswept) value of a sweep key "node.param.sub" / "node.plugin",
 // nullopt when the file does not set it.
 std::optional<Json> base_value(const Experiment& exp, const std::string& key);

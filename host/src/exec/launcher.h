@@ -6,33 +6,23 @@
 //   LocalLauncher (local_launcher.h): `mstar exec-node` as a child process of
 //   the host; events arrive on its stdout pipe, the end from waitpid.
 //
-// A Slurm launcher fits the same contract without touching the scheduler:
-//   start   writes the spec to a file beside the staging directory (the
-//           environment does not reach a batch job reliably) and submits
-//           `sbatch --wrap "mstar exec-node SPEC"` with the node's cpus,
-//           --error the node's log and --output an events file beside the
-//           staging directory (exec-node's stdout is its event channel; inside
-//           the staging directory the file would be published with the
-//           artifact). sbatch failing is start() throwing.
-//   events  a steady_timer on the same io_context follows that file (read the
-//           new bytes, split complete lines, keep a torn tail for the next
-//           tick) and hands each line to `event`.
-//   end     the same timer polls `squeue`/`sacct` for the job's state; once it
-//           is final and the file is read to the end, `end` gets the exit code
-//           or signal from sacct, or `lost` for NODE_FAIL, PREEMPTED, BOOT_FAIL
-//           or a job that vanished (the scheduler retries those like a signal).
-//   cancel  `scancel --signal=TERM` (exec-node turns it into ctx.cancelled());
-//   kill    `scancel`.
-// What stays the host's in both: the store (a filesystem both sides see), the
-// registry (only the host writes it), the artifact check after `end`.
-// What a Slurm run would set rather than change: --cpu-budget (the
-// default is this machine's cores), and node timeouts, which the scheduler
-// counts from start(), queue time included.
+//   SlurmLauncher (slurm_launcher.h): a batch job per attempt running
+//   `mstar exec-node`; events through a file the host follows, the end from
+//   an exit marker the job writes and from squeue.
+// What stays the host's for both: the store (a filesystem both sides see),
+// the registry (only the host writes it), the artifact check after `end`.
+//
+// Staging directories (the store's tmp/KEY.TAG) are named by the launcher:
+// a local attempt's tag is the host's pid, a Slurm attempt's a random tag
+// its job is named after. A later host removes a staging directory only
+// when the launcher that made it says nothing may still write into it (a
+// Slurm job outlives a killed host).
 #pragma once
 
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -70,6 +60,16 @@ struct LaunchCallbacks {
 class Launcher {
  public:
   virtual ~Launcher() = default;
+
+  // The name, under the store's tmp/, of a new attempt's staging directory:
+  // "KEY." and a tag without dots.
+  virtual std::string staging_name(const NodeInstance& node, int attempt) = 0;
+  // Whether what made tmp/NAME (NAME = KEY.TAG) may still be writing into
+  // it; nullopt when the tag is another launcher's, which is left alone.
+  virtual std::optional<bool> may_still_write(const std::string& name) = 0;
+  // True when the launcher enforces a node's `timeout` itself (Slurm's
+  // --time); the scheduler then sets no timer of its own.
+  virtual bool enforces_timeouts() const { return false; }
 
   // Starts an attempt, which `id` names in cancel() and kill() until its
   // end is delivered; the scheduler uses one id per running attempt. Throws

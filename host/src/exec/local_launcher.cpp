@@ -5,6 +5,9 @@
 #include <csignal>
 #include <cstdio>
 #include <sys/wait.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstdlib>
 
 #include "mstar/artifact.h"
 
@@ -17,6 +20,8 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr size_t kMaxEnvSpec = 100000;  // well under Linux's 128 KiB per string
+
+bool pid_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
 
 }  // namespace
 
@@ -34,6 +39,22 @@ struct LocalLauncher::Child {
 LocalLauncher::LocalLauncher(asio::io_context& io, std::string exe) : io_(io), exe_(std::move(exe)) {}
 
 LocalLauncher::~LocalLauncher() = default;
+
+// KEY.PID: the host's pid makes the staging directory this host's; a later
+// host discards it once this one is gone. Retries reuse it (exec-node
+// starts from an empty staging directory).
+std::string LocalLauncher::staging_name(const NodeInstance& node, int) {
+  return node.key + "." + std::to_string(::getpid());
+}
+
+std::optional<bool> LocalLauncher::pid_tag_alive(const std::string& name) {
+  const size_t dot = name.find('.');
+  if (dot == std::string::npos || dot + 1 == name.size()) return false;  // no tag: nobody's
+  char* end = nullptr;
+  const long pid = std::strtol(name.c_str() + dot + 1, &end, 10);
+  if (*end != '\0') return std::nullopt;
+  return pid_alive(pid);
+}
 
 void LocalLauncher::start(size_t id, const LaunchRequest& request, LaunchCallbacks callbacks) {
   auto c = std::make_shared<Child>();

@@ -20,6 +20,10 @@ class LocalLauncher : public Launcher {
   LocalLauncher(boost::asio::io_context& io, std::string exe);
   ~LocalLauncher() override;
 
+  std::string staging_name(const NodeInstance& node, int attempt) override;
+  std::optional<bool> may_still_write(const std::string& name) override { return pid_tag_alive(name); }
+  // The rule for KEY.PID names, for other launchers to apply to them.
+  static std::optional<bool> pid_tag_alive(const std::string& name);
   void start(size_t id, const LaunchRequest& request, LaunchCallbacks callbacks) override;
   void cancel(size_t id) override;
   void kill(size_t id) override;

@@ -69,6 +69,7 @@ Plan make_plan(const PlanRequest& request, const std::map<std::string, LoadedPlu
   plan.sweep_id = exp.name;
   plan.file = request.file;
   plan.raw_config = exp.raw;
+  plan.launcher = exp.launcher;
 
   auto note_library = [&plan](const std::string& id, const LoadedPlugin& p) {
     plan.libraries[id] = {{"library", p.library.string()}, {"sha256", p.sha256}};
@@ -110,6 +111,8 @@ Plan make_plan(const PlanRequest& request, const std::map<std::string, LoadedPlu
       note_library(node.plugin, plugin);
       inst.params = node.params;
       inst.cpus = std::max(1, node.cpus);
+      inst.gpus = node.gpus;
+      inst.cluster = node.cluster;
       inst.timeout_s = node.timeout_s;
       inst.retries = node.retries;
       inst.seed = static_cast<uint64_t>(node.effective_seed(trial.seed));

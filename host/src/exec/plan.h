@@ -31,6 +31,8 @@ struct NodeInstance {
   std::map<std::string, std::string> inputs;  // input name -> upstream key + "/" + output (or just key)
   std::vector<std::string> deps;              // upstream keys
   int cpus = 1;
+  int gpus = 0;
+  config::ClusterResources cluster;  // where a cluster launcher puts it; not in the key
   double timeout_s = 0;
   int retries = 0;
   uint64_t seed = 0;
@@ -51,6 +53,7 @@ struct Plan {
   std::string name;
   std::filesystem::path file;
   Json raw_config;
+  config::LauncherConfig launcher;  // the file's `launcher:`
   std::vector<PlannedTrial> trials;
   std::map<std::string, NodeInstance> instances;
   std::vector<std::string> order;  // instance keys, dependencies first

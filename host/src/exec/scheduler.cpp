@@ -9,6 +9,7 @@
 
 #include "exec/launcher.h"
 #include "exec/local_launcher.h"
+#include "exec/slurm_launcher.h"
 #include "exec/node_spec.h"
 #include "exec/progress.h"
 #include "exec/record.h"
@@ -23,18 +24,20 @@ namespace asio = boost::asio;
 
 namespace {
 
-bool pid_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
-
-// Staging directories are named KEY.PID; one whose host is gone is
-// half-written work and is discarded, never reused.
-void discard_stale_staging(const fs::path& tmp) {
+// Staging entries are tmp/KEY.TAG (a directory) and sidecar files
+// KEY.TAG.ext beside it. One whose attempt is gone is half-written work and
+// is discarded, never reused; the launcher that made it says whether it is.
+void discard_stale_staging(const fs::path& tmp, Launcher& launcher) {
   std::error_code ec;
   if (!fs::is_directory(tmp, ec)) return;
+  std::map<std::string, std::optional<bool>> alive;  // by KEY.TAG
   for (const auto& entry : fs::directory_iterator(tmp, ec)) {
     const std::string name = entry.path().filename().string();
     const size_t dot = name.find('.');
-    long pid = dot == std::string::npos ? 0 : std::atol(name.c_str() + dot + 1);
-    if (!pid_alive(pid)) fs::remove_all(entry.path(), ec);
+    const std::string base = dot == std::string::npos ? name : name.substr(0, name.find('.', dot + 1));
+    auto it = alive.find(base);
+    if (it == alive.end()) it = alive.emplace(base, launcher.may_still_write(base)).first;
+    if (it->second.has_value() && !*it->second) fs::remove_all(entry.path(), ec);
   }
 }
 
@@ -95,7 +98,7 @@ class Scheduler {
 void Scheduler::prepare() {
   fs::create_directories(paths_.staging_root());
   fs::create_directories(paths_.logs());
-  discard_stale_staging(paths_.staging_root());
+  discard_stale_staging(paths_.staging_root(), launcher_);
   rec_.begin(paths_, opt_.force);
 }
 
@@ -140,9 +143,7 @@ void Scheduler::launch(size_t index) {
     spec.inputs[name] = dir;
     spec.input_keys[name] = ref;
   }
-  // The host's pid makes the staging directory this host's: a later host
-  // discards it when this one is gone (discard_stale_staging).
-  spec.staging = paths_.staging_root() / (def.key + "." + std::to_string(::getpid()));
+  spec.staging = paths_.staging_root() / launcher_.staging_name(def, in.attempts + 1);
   spec.final_dir = paths_.artifact(def.key);
   spec.resume = paths_.resume(def.key);
   std::error_code ec;
@@ -165,7 +166,7 @@ void Scheduler::launch(size_t index) {
   running_[index] = r;
   rec_.mark_running(index, request.log.string());
   progress_.started(def, in.attempts);
-  if (def.timeout_s > 0) {
+  if (def.timeout_s > 0 && !launcher_.enforces_timeouts()) {
     r->timeout = std::make_unique<asio::steady_timer>(io_);
     r->timeout->expires_after(std::chrono::milliseconds(static_cast<int64_t>(def.timeout_s * 1000)));
     r->timeout->async_wait([this, r](const boost::system::error_code& ec) {
@@ -309,6 +310,14 @@ RunOutcome execute_plan(const Plan& plan, registry::Registry& registry, const Pa
 
 RunOutcome execute_plan(const Plan& plan, registry::Registry& registry, const Paths& paths, const RunOptions& options) {
   asio::io_context io;
+  const std::string kind = !options.launcher.empty() ? options.launcher : plan.launcher.kind;
+  if (kind == "slurm") {
+    SlurmLauncher launcher(io, self_executable().string(), paths.staging_root(), plan.launcher);
+    launcher.check_available();
+    RunOptions opt = options;
+    if (opt.cpu_budget == 0) opt.cpu_budget = 1 << 30;  // the cluster shares its CPUs out, not this host
+    return execute_plan(plan, registry, paths, opt, io, launcher);
+  }
   LocalLauncher launcher(io, self_executable().string());
   return execute_plan(plan, registry, paths, options, io, launcher);
 }

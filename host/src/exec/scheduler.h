@@ -25,6 +25,7 @@ struct RunOptions {
   bool fail_fast = false;    // same as max_failures = 1
   double grace_s = 5.0;      // SIGTERM -> SIGKILL delay
   bool live = false;         // live display on a TTY instead of event lines
+  std::string launcher;      // "local" or "slurm"; "" = the experiment's `launcher:`, else local
 };
 
 struct RunOutcome {
@@ -34,7 +35,8 @@ struct RunOutcome {
   int exit_code() const { return was_interrupted ? 130 : (failed || skipped || trials_failed) ? 1 : 0; }
 };
 
-// Node instances as child processes of this host (LocalLauncher).
+// Through the launcher the options or the experiment name: child processes
+// of this host (LocalLauncher) or Slurm jobs (SlurmLauncher).
 RunOutcome execute_plan(const Plan& plan, registry::Registry& registry, const Paths& paths,
                         const RunOptions& options);
 // Through `launcher`, which delivers on `io`; `io` runs until the plan is
