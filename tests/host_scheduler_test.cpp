@@ -30,6 +30,7 @@ struct Script {
   bool ignores_cancel = false;  // with hang: only kill ends it
   bool refuse = false;          // start() throws
   bool interrupt = false;       // SIGINT to the host once running
+  int delay_ms = 0;             // ends this long after it starts (not hang)
 };
 
 class FakeLauncher : public Launcher {
@@ -57,6 +58,16 @@ class FakeLauncher : public Launcher {
     asio::post(io_, [this, id] { run(id); });
   }
 
+  std::string staging_name(const NodeInstance& node, int attempt) override {
+    return node.key + ".f" + std::to_string(attempt);
+  }
+  std::optional<bool> may_still_write(const std::string& name) override {
+    asked.push_back(name);
+    if (name.find(".f") == std::string::npos) return std::nullopt;
+    return writing.count(name) > 0;
+  }
+  bool enforces_timeouts() const override { return own_timeouts; }
+
   void cancel(size_t id) override {
     auto it = live_.find(id);
     if (it == live_.end()) return;
@@ -73,6 +84,14 @@ class FakeLauncher : public Launcher {
 
   std::vector<Start> starts;
   std::vector<std::string> cancelled, killed;
+  std::set<std::string> writing;  // staging names may_still_write says yes to
+  std::vector<std::string> asked;
+  bool own_timeouts = false;
+
+ private:
+  std::vector<std::unique_ptr<asio::steady_timer>> timers_;
+
+ public:
   size_t max_running = 0;
   int max_cpus_running = 0;
 
@@ -95,7 +114,13 @@ class FakeLauncher : public Launcher {
     Live& l = live_.at(id);
     for (const auto& e : l.script.events) l.callbacks.event(e);
     if (l.script.interrupt) ::raise(SIGINT);
-    if (!l.script.hang) end_now(id, l.script.end);
+    if (l.script.hang) return;
+    if (l.script.delay_ms == 0) return end_now(id, l.script.end);
+    auto& t = timers_.emplace_back(std::make_unique<asio::steady_timer>(io_));
+    t->expires_after(std::chrono::milliseconds(l.script.delay_ms));
+    t->async_wait([this, id](const boost::system::error_code&) {
+      if (live_.count(id)) end_now(id, live_.at(id).script.end);
+    });
   }
 
   void end_later(size_t id, NodeEnd end) {
@@ -396,6 +421,40 @@ TEST(Scheduler, ATimedOutNodeIsKilledAndRetried) {
   EXPECT_EQ(fake.killed, std::vector<std::string>{"a"});
   EXPECT_EQ(fake.attempts("a"), 2);
   EXPECT_EQ(out.done, 1u);
+}
+
+// A launcher that enforces timeouts itself (Slurm's --time) gets no timer
+// from the scheduler: queue time must not count.
+TEST(Scheduler, ALauncherThatEnforcesTimeoutsIsNotRaced) {
+  Harness h("name: slow\nnodes:\n  a: {plugin: test/gen, timeout: 0.01}\n");
+  asio::io_context io;
+  FakeLauncher fake(io, [](const std::string&, int) {
+    Script s;
+    s.delay_ms = 200;
+    return s;
+  });
+  fake.own_timeouts = true;
+  const RunOutcome out = h.run(fake, io);
+  EXPECT_EQ(out.done, 1u);
+  EXPECT_TRUE(fake.killed.empty());
+}
+
+// Staging entries (KEY.TAG and its sidecars) are removed only when the
+// launcher that made them says nothing may still write them; another
+// launcher's are left alone.
+TEST(Scheduler, StaleStagingIsRemovedOnlyWhenItsLauncherSaysSo) {
+  Harness h("name: one\nnodes:\n  a: {plugin: test/gen}\n");
+  const fs::path tmp = h.paths.staging_root();
+  for (const char* p : {"k1.fa", "k2.fb", "k3.12345"}) fs::create_directories(tmp / p);
+  for (const char* p : {"k1.fa.events", "k2.fb.events", "k2.fb.spec.json"}) std::ofstream(tmp / p) << "x";
+  asio::io_context io;
+  FakeLauncher fake(io, ok);
+  fake.writing = {"k1.fa"};
+  EXPECT_EQ(h.run(fake, io).done, 1u);
+  EXPECT_TRUE(fs::exists(tmp / "k1.fa") && fs::exists(tmp / "k1.fa.events")) << "its job may still be writing";
+  EXPECT_FALSE(fs::exists(tmp / "k2.fb") || fs::exists(tmp / "k2.fb.events") || fs::exists(tmp / "k2.fb.spec.json"));
+  EXPECT_TRUE(fs::exists(tmp / "k3.12345")) << "not this launcher's to judge";
+  EXPECT_EQ(std::count(fake.asked.begin(), fake.asked.end(), "k2.fb"), 1) << "asked once per attempt, not per file";
 }
 
 TEST(Scheduler, MaxFailuresStopsStartingNewTrials) {
