@@ -38,4 +38,4 @@ add_dependencies(rewards_test mstar testing rewards)
 
 # Unit tests of the host's planning and scheduling: plugins in memory and a
 # fake launcher, no mstar binary, no child process.
-mstar_test(host_unit_test SOURCES host_plan_test.cpp host_scheduler_test.cpp LIBRARIES mstar_host)
+mstar_test(host_unit_test SOURCES host_plan_test.cpp host_scheduler_test.cpp host_store_test.cpp LIBRARIES mstar_host)

@@ -444,7 +444,7 @@ TEST(Scheduler, ALauncherThatEnforcesTimeoutsIsNotRaced) {
 // launcher's are left alone.
 TEST(Scheduler, StaleStagingIsRemovedOnlyWhenItsLauncherSaysSo) {
   Harness h("name: one\nnodes:\n  a: {plugin: test/gen}\n");
-  const fs::path tmp = h.paths.staging_root();
+  const fs::path tmp = h.paths.artifacts().staging_root();
   for (const char* p : {"k1.fa", "k2.fb", "k3.12345"}) fs::create_directories(tmp / p);
   for (const char* p : {"k1.fa.events", "k2.fb.events", "k2.fb.spec.json"}) std::ofstream(tmp / p) << "x";
   asio::io_context io;

@@ -20,7 +20,7 @@ void print_dry_run(const Plan& plan, const Paths& paths, bool force) {
   print_table({"trial", "varied params"}, rows, "table");
   size_t cached = 0, shared = 0;
   for (const auto& [key, inst] : plan.instances) {
-    if (!force && Artifact::is_complete(paths.artifact(key))) ++cached;
+    if (!force && paths.artifacts().is_complete(key)) ++cached;
     if (inst.users.size() > 1) ++shared;
   }
   size_t node_uses = 0;
@@ -68,7 +68,7 @@ void print_reports(const Plan& plan, const Paths& paths) {
   std::set<std::string> shown;
   for (const auto& t : plan.trials) {
     for (const auto& [node, key] : t.nodes) {
-      const auto dir = paths.artifact(key);
+      const auto dir = paths.artifacts().artifact(key);
       if (!shown.insert(key).second || !Artifact::is_complete(dir)) continue;
       const Json manifest = Artifact::open(dir).manifest();
       if (!manifest.contains("report") || !manifest["report"].is_string()) continue;

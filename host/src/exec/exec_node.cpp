@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "exec/node_spec.h"
+#include "store/artifact_store.h"
 #include "mstar/plugin.h"
 #include "plugins/catalog.h"
 #include "util/log.h"
@@ -234,19 +235,7 @@ void publish(const NodeSpecFile& spec, const PluginInfo& info, const Json& annot
   for (const auto& [k, v] : annotations.items()) manifest[k] = v;
   const std::string text = manifest.dump(2);
   space_budget().charge(text.size(), spec.staging / kManifestFile);
-  write_file_atomic(spec.staging / kManifestFile, text);
-  fs::create_directories(spec.final_dir.parent_path());
-  std::error_code ec;
-  fs::rename(spec.staging, spec.final_dir, ec);
-  if (ec) {
-    // Another host finished the same key first: same key, same content.
-    if (Artifact::is_complete(spec.final_dir)) {
-      fs::remove_all(spec.staging, ec);
-      return;
-    }
-    throw_io("cannot publish " + spec.staging.string() + " as " + spec.final_dir.string() + ": " + ec.message());
-  }
-  if (!spec.resume.empty() && fs::exists(spec.resume)) fs::remove_all(spec.resume, ec);
+  ArtifactStore::publish(spec.staging, spec.final_dir, spec.resume, text);
 }
 
 }  // namespace
@@ -322,9 +311,7 @@ int exec_node_main(const std::string& spec_source) {
   try {
     descriptor = &open_plugin(spec.library, spec.plugin, library);
     info = PluginInfo::from_json(Json::parse(descriptor->metadata_json));
-    std::error_code ec;
-    fs::remove_all(spec.staging, ec);
-    fs::create_directories(spec.staging);
+    ArtifactStore::begin_staging(spec.staging);
   } catch (const Error& e) {
     return fail(e.is_bad_input() ? kExecBadInput : kExecFailed, std::string(to_string(e.category())), e.what());
   } catch (const std::exception& e) {

@@ -1,4 +1,5 @@
 #include "exec/plan.h"
+#include "store/artifact_store.h"
 
 #include <set>
 
@@ -41,7 +42,7 @@ std::string node_cache_key(const NodeInstance& n) {
                    {"inputs", n.inputs}, {"format", 1}};
   if (!n.fingerprints.empty()) identity["files"] = n.fingerprints;
   if (!n.libtorch.empty()) identity["libtorch"] = n.libtorch;
-  return sha1_hex(identity.dump());
+  return ArtifactStore::cache_key(identity);
 }
 
 Plan make_plan(const PlanRequest& request, const PluginCatalog& catalog) {

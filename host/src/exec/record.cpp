@@ -106,7 +106,7 @@ void Recorder::begin(const Paths& paths, bool force) {
     Instance& in = instances_[i];
     for (const auto& dep : in.def->deps)
       if (!succeeded(instances_[index_of_.at(dep)].state)) ++in.unmet;
-    const auto dir = paths.artifact(in.def->key);
+    const auto dir = paths.artifacts().artifact(in.def->key);
     in.log_path = paths.log(in.def->key).string();
     if (!force && Artifact::is_complete(dir)) {
       if (!reg_.has_metrics(in.def->key)) ingest_artifact_metrics(in.def->key, dir);
@@ -155,7 +155,7 @@ void Recorder::write_users(size_t i) {
     r.exit_code = in.exit_code;
     r.signal = in.signal;
     r.log_path = in.log_path;
-    r.artifact_path = succeeded(in.state) ? paths_.artifact(in.def->key).string() : "";
+    r.artifact_path = succeeded(in.state) ? paths_.artifacts().artifact(in.def->key).string() : "";
     r.started = in.started;
     r.finished = in.finished;
     r.attempts = in.attempts;

@@ -24,30 +24,13 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Staging entries are tmp/KEY.TAG (a directory) and sidecar files
-// KEY.TAG.ext beside it. One whose attempt is gone is half-written work and
-// is discarded, never reused; the launcher that made it says whether it is.
-void discard_stale_staging(const fs::path& tmp, Launcher& launcher) {
-  std::error_code ec;
-  if (!fs::is_directory(tmp, ec)) return;
-  std::map<std::string, std::optional<bool>> alive;  // by KEY.TAG
-  for (const auto& entry : fs::directory_iterator(tmp, ec)) {
-    const std::string name = entry.path().filename().string();
-    const size_t dot = name.find('.');
-    const std::string base = dot == std::string::npos ? name : name.substr(0, name.find('.', dot + 1));
-    auto it = alive.find(base);
-    if (it == alive.end()) it = alive.emplace(base, launcher.may_still_write(base)).first;
-    if (it->second.has_value() && !*it->second) fs::remove_all(entry.path(), ec);
-  }
-}
-
 }  // namespace
 
 class Scheduler {
  public:
   Scheduler(const Plan& plan, registry::Registry& reg, const Paths& paths, const RunOptions& opt,
             asio::io_context& io, Launcher& launcher)
-      : plan_(plan), rec_(plan, reg), paths_(paths), opt_(opt), io_(io), launcher_(launcher),
+      : plan_(plan), rec_(plan, reg), paths_(paths), store_(paths.store), opt_(opt), io_(io), launcher_(launcher),
         signals_(io, SIGINT, SIGTERM), progress_(opt.live, plan.trials.size(), plan.instances.size()) {
     cpu_budget_ = opt.cpu_budget > 0 ? opt.cpu_budget : std::max(1u, std::thread::hardware_concurrency());
     if (opt.fail_fast) opt_.max_failures = 1;
@@ -83,6 +66,7 @@ class Scheduler {
   const Plan& plan_;
   Recorder rec_;
   Paths paths_;
+  ArtifactStore store_;
   RunOptions opt_;
   asio::io_context& io_;
   Launcher& launcher_;
@@ -96,9 +80,11 @@ class Scheduler {
 };
 
 void Scheduler::prepare() {
-  fs::create_directories(paths_.staging_root());
+  fs::create_directories(store_.staging_root());
   fs::create_directories(paths_.logs());
-  discard_stale_staging(paths_.staging_root(), launcher_);
+  // Half-written work of attempts that are over is discarded, never reused;
+  // the launcher that made it says whether it is over.
+  store_.discard_stale_staging([this](const std::string& name) { return launcher_.may_still_write(name); });
   rec_.begin(paths_, opt_.force);
 }
 
@@ -137,17 +123,13 @@ void Scheduler::launch(size_t index) {
   spec.threads = def.cpus;
   spec.components = plan_.components;
   for (const auto& [name, ref] : def.inputs) {
-    const size_t slash = ref.find('/');
-    fs::path dir = paths_.artifact(ref.substr(0, slash));
-    if (slash != std::string::npos) dir /= ref.substr(slash + 1);
-    spec.inputs[name] = dir;
+    spec.inputs[name] = store_.input(ref);
     spec.input_keys[name] = ref;
   }
-  spec.staging = paths_.staging_root() / launcher_.staging_name(def, in.attempts + 1);
-  spec.final_dir = paths_.artifact(def.key);
-  spec.resume = paths_.resume(def.key);
-  std::error_code ec;
-  if (opt_.force && in.attempts == 0) fs::remove_all(spec.final_dir, ec);
+  spec.staging = store_.staging(launcher_.staging_name(def, in.attempts + 1));
+  spec.final_dir = store_.artifact(def.key);
+  spec.resume = store_.resume(def.key);
+  if (opt_.force && in.attempts == 0) store_.forget(def.key);
 
   in.attempts++;
   const LaunchRequest request{&def, std::move(spec), paths_.log(def.key), in.attempts};
@@ -217,7 +199,7 @@ void Scheduler::finish(Running& r, const NodeEnd& end) {
   const bool lost = !end.lost.empty();
   const int sig = end.signal;
   const int code = end.exit_code;
-  if (code == kExecOk && Artifact::is_complete(paths_.artifact(def.key))) {
+  if (code == kExecOk && store_.is_complete(def.key)) {
     rec_.mark_done(r.index, code);
     progress_.finished(def, "done", "");
     return;
@@ -312,7 +294,7 @@ RunOutcome execute_plan(const Plan& plan, registry::Registry& registry, const Pa
   asio::io_context io;
   const std::string kind = !options.launcher.empty() ? options.launcher : plan.launcher.kind;
   if (kind == "slurm") {
-    SlurmLauncher launcher(io, self_executable().string(), paths.staging_root(), plan.launcher);
+    SlurmLauncher launcher(io, self_executable().string(), paths.artifacts().staging_root(), plan.launcher);
     launcher.check_available();
     RunOptions opt = options;
     if (opt.cpu_budget == 0) opt.cpu_budget = 1 << 30;  // the cluster shares its CPUs out, not this host

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <string>
 
+#include "store/artifact_store.h"
+
 namespace mstar {
 
 struct Paths {
@@ -12,9 +14,7 @@ struct Paths {
   std::filesystem::path registry;  // home/registry.db unless --registry
   std::filesystem::path store;     // home/store unless --store
 
-  std::filesystem::path artifact(const std::string& key) const { return store / key.substr(0, 2) / key; }
-  std::filesystem::path staging_root() const { return store / "tmp"; }
-  std::filesystem::path resume(const std::string& key) const { return store / "resume" / key; }
+  ArtifactStore artifacts() const { return ArtifactStore(store); }
   std::filesystem::path logs() const { return home / "logs"; }
   std::filesystem::path log(const std::string& key) const { return logs() / (key + ".log"); }
 };
