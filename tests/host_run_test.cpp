@@ -285,3 +285,32 @@ TEST(HostRun, RunsRecordTheCommitOfTheBuild) {
   const std::string commit = run->env.value("git_commit", "");
   EXPECT_TRUE(std::regex_match(commit, std::regex("[0-9a-f]{12}(-dirty)?"))) << commit;
 }
+
+// A local run shares the machine's GPUs out through CUDA_VISIBLE_DEVICES
+// (here named by --gpus, as a machine without GPUs has none to detect); a
+// node that asks for none sees none, and the names are passed as given.
+TEST(HostRun, EachNodeSeesOnlyTheGpusItWasGiven) {
+  Sandbox sb;
+  auto file = sb.write("gpus.yaml", R"(name: gpus
+nodes:
+  one: {plugin: test/env, params: {name: CUDA_VISIBLE_DEVICES, value: 1}, resources: {gpus: 1}}
+  two: {plugin: test/env, params: {name: CUDA_VISIBLE_DEVICES, value: 2}, resources: {gpus: 2}}
+  none: {plugin: test/env, params: {name: CUDA_VISIBLE_DEVICES, value: 3}}
+)");
+  auto r = sb.run({"run", file.string(), "--gpus", "3,GPU-abc", "-j", "3"});
+  ASSERT_EQ(r.code(), 0) << r.out << r.err;
+  auto env_of = [&](const std::string& node) {
+    auto reg = sb.registry();
+    for (const auto& run : reg->list_runs())
+      for (const auto& n : reg->node_runs(run.id))
+        if (n.node == node) return slurp(fs::path(n.artifact_path) / "env.txt");
+    return std::string("<no such node>");
+  };
+  EXPECT_EQ(env_of("two"), "3,GPU-abc");
+  const std::string one = env_of("one");
+  EXPECT_TRUE(one == "3" || one == "GPU-abc") << one;
+  EXPECT_EQ(env_of("none"), "");
+  auto bad = sb.run({"run", file.string(), "--gpus", "0,,1"});
+  EXPECT_EQ(bad.code(), 2);
+  EXPECT_NE(bad.err.find("--gpus: expected GPUs as CUDA_VISIBLE_DEVICES names them"), std::string::npos) << bad.err;
+}

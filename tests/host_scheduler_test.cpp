@@ -51,6 +51,12 @@ class FakeLauncher : public Launcher {
       EXPECT_TRUE(published_.count(dep)) << node << " started before its input " << dep << " was published";
     EXPECT_FALSE(live_.count(id)) << "id " << id << " reused while running";
     starts.push_back({node, request.attempt});
+    if (request.gpus) {
+      for (const auto& g : *request.gpus) {
+        EXPECT_TRUE(gpus_in_use_.insert(g).second) << "GPU " << g << " given to " << node << " while in use";
+      }
+      gpus_of[node] = *request.gpus;
+    }
     cpus_running_ += request.node->cpus;
     max_cpus_running = std::max(max_cpus_running, cpus_running_);
     live_[id] = {node, request.spec.final_dir, request.node->key, request.node->cpus, std::move(s), std::move(callbacks)};
@@ -87,9 +93,11 @@ class FakeLauncher : public Launcher {
   std::set<std::string> writing;  // staging names may_still_write says yes to
   std::vector<std::string> asked;
   bool own_timeouts = false;
+  std::map<std::string, std::vector<std::string>> gpus_of;  // by node: the GPUs its last attempt got
 
  private:
   std::vector<std::unique_ptr<asio::steady_timer>> timers_;
+  std::set<std::string> gpus_in_use_;
 
  public:
   size_t max_running = 0;
@@ -133,6 +141,8 @@ class FakeLauncher : public Launcher {
   void end_now(size_t id, NodeEnd end) {  // by value: `end` may live in the entry erased here
     Live l = std::move(live_.at(id));
     live_.erase(id);
+    if (auto it = gpus_of.find(l.node); it != gpus_of.end())
+      for (const auto& g : it->second) gpus_in_use_.erase(g);
     cpus_running_ -= l.cpus;
     if (end.exit_code == kExecOk && l.script.publish) {
       fs::create_directories(l.final_dir);
@@ -455,6 +465,45 @@ TEST(Scheduler, StaleStagingIsRemovedOnlyWhenItsLauncherSaysSo) {
   EXPECT_FALSE(fs::exists(tmp / "k2.fb") || fs::exists(tmp / "k2.fb.events") || fs::exists(tmp / "k2.fb.spec.json"));
   EXPECT_TRUE(fs::exists(tmp / "k3.12345")) << "not this launcher's to judge";
   EXPECT_EQ(std::count(fake.asked.begin(), fake.asked.end(), "k2.fb"), 1) << "asked once per attempt, not per file";
+}
+
+// GPUs are shared out: a node gets resources.gpus of them and no other
+// running node has those; one asking more than the machine has fails, and a
+// node waiting for GPUs does not hold back one that needs none.
+TEST(Scheduler, GpusAreSharedOutAmongRunningNodes) {
+  Harness h(R"(name: gpus
+nodes:
+  a: {plugin: test/gen, resources: {gpus: 2}}
+  b: {plugin: test/gen, params: {size: 2}, resources: {gpus: 2}}
+  c: {plugin: test/gen, params: {size: 3}, resources: {gpus: 1}}
+  cpu: {plugin: test/gen, params: {size: 4}}
+  big: {plugin: test/gen, params: {size: 5}, resources: {gpus: 4}}
+)");
+  asio::io_context io;
+  FakeLauncher fake(io, [](const std::string&, int) {
+    Script s;
+    s.delay_ms = 20;
+    return s;
+  });
+  RunOptions opt;
+  opt.jobs = 8;
+  opt.gpus = std::vector<std::string>{"0", "2", "5"};
+  const RunOutcome out = h.run(fake, io, opt);
+  EXPECT_EQ(out.done, 4u);
+  EXPECT_EQ(out.failed, 1u);
+  EXPECT_EQ(fake.gpus_of["a"].size(), 2u);
+  EXPECT_EQ(fake.gpus_of["b"].size(), 2u);
+  EXPECT_EQ(fake.gpus_of["c"].size(), 1u);
+  EXPECT_TRUE(fake.gpus_of["cpu"].empty()) << "a node that asks for no GPU sees none";
+  EXPECT_NE(h.node("big").reason.find("asks for 4 GPUs (resources.gpus) and this machine offers 3"), std::string::npos)
+      << h.node("big").reason;
+  // a and c fit together (3 GPUs); b waits for a, and cpu does not wait for b.
+  size_t cpu_pos = 0, b_pos = 0;
+  for (size_t i = 0; i < fake.starts.size(); ++i) {
+    if (fake.starts[i].node == "cpu") cpu_pos = i;
+    if (fake.starts[i].node == "b") b_pos = i;
+  }
+  EXPECT_LT(cpu_pos, b_pos);
 }
 
 TEST(Scheduler, MaxFailuresStopsStartingNewTrials) {

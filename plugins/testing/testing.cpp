@@ -258,6 +258,22 @@ class Read {
 };
 MSTAR_PLUGIN(Read)
 
+class Env {
+ public:
+  static PluginInfo info() {
+    PluginInfo i = test_info("env", "Writes the environment variable `name` (\"<unset>\" when unset) to env.txt.");
+    i.params.add(ParamSpec::string("name").require().describe("the variable, e.g. CUDA_VISIBLE_DEVICES"))
+        .add(ParamSpec::real("value").def(0.0).describe("written to value.json (makes distinct instances)"));
+    return i;
+  }
+  void run(NodeContext& ctx) {
+    const char* v = std::getenv(ctx.params().get_string("name").c_str());
+    std::ofstream(ctx.output_dir() / "env.txt") << (v ? v : "<unset>");
+    write_value(ctx, ctx.params().get_float("value"));
+  }
+};
+MSTAR_PLUGIN(Env)
+
 // Scores fixed responses with a reward component built from its params:
 // how the host's component mechanism is exercised without LibTorch.
 class Score {

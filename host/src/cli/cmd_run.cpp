@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "exec/plan.h"
 #include "exec/scheduler.h"
+#include "util/gpus.h"
 #include "mstar/artifact.h"
 #include "mstar/error.h"
 #include "mstar/registry/registry.h"
@@ -90,6 +91,7 @@ int cmd_run(const Args& args) {
   std::vector<std::string> overrides, set_sweep;
   RunOptions opt;
   bool dry_run = false, no_live = false;
+  std::string gpu_list;
   so.add_to(desc, true, false);
   desc.add_options()("file", po::value(&file)->required(), "experiment YAML")(
       "override", po::value(&overrides)->composing(), "key=value overrides (Hydra style), e.g. train.lr=3e-5")(
@@ -102,6 +104,8 @@ int cmd_run(const Args& args) {
       "fail-fast", po::bool_switch(&opt.fail_fast), "stop scheduling at the first failed trial")(
       "grace", po::value(&opt.grace_s)->default_value(5.0), "seconds between SIGTERM and SIGKILL on interrupt")(
       "no-live", po::bool_switch(&no_live), "plain event lines even on a terminal")(
+      "gpus", po::value(&gpu_list), "GPUs to share out among local nodes, as CUDA_VISIBLE_DEVICES names them "
+      "(0,1,3); each node gets resources.gpus of them (default: all this machine's)")(
       "launcher", po::value(&opt.launcher), "local (child processes) or slurm (a batch job per node; "
       "docs/slurm.md); default: the experiment's `launcher:`, else local");
   po::positional_options_description pos;
@@ -116,6 +120,7 @@ int cmd_run(const Args& args) {
   if (opt.jobs < 1) throw_bad_input("-j must be at least 1");
   if (!opt.launcher.empty() && opt.launcher != "local" && opt.launcher != "slurm")
     throw_bad_input("--launcher: expected local or slurm, got '" + opt.launcher + "'");
+  if (vm.count("gpus")) opt.gpus = parse_gpu_list(gpu_list, "--gpus");
   const Paths paths = so.paths();
   PluginCatalog cat = PluginCatalog::discover(so.plugin_path, paths.home / "plugin-cache.json", so.trust_plugin_dir);
   Plan plan = make_plan({file, overrides, set_sweep}, cat);

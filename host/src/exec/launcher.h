@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "exec/node_spec.h"
 #include "exec/plan.h"
@@ -37,6 +38,11 @@ struct LaunchRequest {
   NodeSpecFile spec;                // what exec-node needs; staging is unique to this host and attempt
   std::filesystem::path log;        // the node's log: appended to, stderr of the attempt
   int attempt = 1;                  // 1 for the first
+  // The GPUs of this machine the attempt may use (as CUDA_VISIBLE_DEVICES
+  // names them: ordinals, or UUIDs), when the
+  // scheduler shares them out (local runs); nullopt when it does not (a
+  // cluster allocates them itself).
+  std::optional<std::vector<std::string>> gpus;
 };
 
 // How an attempt ended. Exactly one of the three says it: exec-node's exit

@@ -101,6 +101,13 @@ void LocalLauncher::start(size_t id, const LaunchRequest& request, LaunchCallbac
     // spinning OpenMP threads, two nodes sharing two cores ran 20-40x slower.
     const std::string cpus = std::to_string(request.spec.threads);
     for (const char* var : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}) env.set(var, cpus);
+    // The node sees the GPUs it was given and no others ("" hides them all
+    // from a node that asked for none).
+    if (request.gpus) {
+      std::string list;
+      for (const std::string& g : *request.gpus) list += (list.empty() ? "" : ",") + g;
+      env.set("CUDA_VISIBLE_DEVICES", list);
+    }
     if (!std::getenv("OMP_WAIT_POLICY")) env.set("OMP_WAIT_POLICY", "PASSIVE");
     if (log) {
       c->child = std::make_unique<bp::child>(exe_, "exec-node", spec_arg, bp::std_out > *c->pipe, bp::std_err > log,

@@ -1,5 +1,6 @@
 #include "exec/scheduler.h"
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <chrono>
 #include <csignal>
@@ -15,6 +16,7 @@
 #include "exec/record.h"
 #include "mstar/artifact.h"
 #include "mstar/registry/registry.h"
+#include "util/gpus.h"
 #include "util/log.h"
 
 namespace mstar {
@@ -34,6 +36,8 @@ class Scheduler {
         signals_(io, SIGINT, SIGTERM), progress_(opt.live, plan.trials.size(), plan.instances.size()) {
     cpu_budget_ = opt.cpu_budget > 0 ? opt.cpu_budget : std::max(1u, std::thread::hardware_concurrency());
     if (opt.fail_fast) opt_.max_failures = 1;
+    gpu_pool_ = opt.gpus;
+    gpus_total_ = opt.gpus ? opt.gpus->size() : 0;
   }
 
   RunOutcome run();
@@ -47,6 +51,7 @@ class Scheduler {
     std::string error_message;
     std::vector<registry::MetricPoint> points;
     std::map<std::string, double> summaries;
+    std::vector<std::string> gpus;  // taken from the pool while it runs
   };
 
   void prepare();
@@ -57,6 +62,12 @@ class Scheduler {
   void on_end(const std::shared_ptr<Running>& r, const NodeEnd& end);
   void finish(Running& r, const NodeEnd& end);
   void skip_dependants(size_t index, const std::string& why);
+  void release_gpus(Running& r) {
+    if (!gpu_pool_) return;
+    gpu_pool_->insert(gpu_pool_->end(), r.gpus.begin(), r.gpus.end());
+    std::sort(gpu_pool_->begin(), gpu_pool_->end());
+    r.gpus.clear();
+  }
   void on_signal();
   void stop_all(bool now);
   bool scheduling_stopped() const {
@@ -75,6 +86,8 @@ class Scheduler {
   Progress progress_;
   std::map<size_t, std::shared_ptr<Running>> running_;  // by instance index, the launcher's id
   int cpu_used_ = 0;
+  std::optional<std::vector<std::string>> gpu_pool_;  // free GPUs, when the scheduler shares them out
+  size_t gpus_total_ = 0;
   int cpu_budget_ = 1;
   bool interrupted_ = false;
 };
@@ -100,6 +113,17 @@ void Scheduler::pump() {
     for (size_t i = 0; i < rec_.size(); ++i) {
       Instance& in = rec_.at(i);
       if (in.state != NodeState::Pending || in.unmet > 0 || running_.count(i)) continue;
+      const size_t gpus = static_cast<size_t>(in.def->gpus);
+      if (gpu_pool_ && gpus > gpus_total_) {
+        rec_.mark_failed(i, "asks for " + std::to_string(gpus) + " GPUs (resources.gpus) and this machine offers " +
+                                std::to_string(gpus_total_) + " (CUDA_VISIBLE_DEVICES, or mstar run --gpus)",
+                         std::nullopt, std::nullopt);
+        progress_.finished(*in.def, "failed", "not enough GPUs");
+        skip_dependants(i, in.def->plugin);
+        continue;
+      }
+      // A node waiting for GPUs does not hold back nodes that need none.
+      if (gpu_pool_ && gpus > gpu_pool_->size()) continue;
       if (!can_launch(in)) break;
       launch(i);
     }
@@ -132,14 +156,21 @@ void Scheduler::launch(size_t index) {
   if (opt_.force && in.attempts == 0) store_.forget(def.key);
 
   in.attempts++;
-  const LaunchRequest request{&def, std::move(spec), paths_.log(def.key), in.attempts};
+  LaunchRequest request{&def, std::move(spec), paths_.log(def.key), in.attempts};
   auto r = std::make_shared<Running>();
   r->index = index;
+  if (gpu_pool_) {
+    const auto n = static_cast<std::ptrdiff_t>(def.gpus);
+    r->gpus.assign(gpu_pool_->begin(), gpu_pool_->begin() + n);
+    gpu_pool_->erase(gpu_pool_->begin(), gpu_pool_->begin() + n);
+    request.gpus = r->gpus;
+  }
   try {
     launcher_.start(index, request,
                     {[this, r](std::string_view line) { handle_event(*r, line); },
                      [this, r](const NodeEnd& end) { on_end(r, end); }});
   } catch (const std::exception& e) {
+    release_gpus(*r);
     rec_.mark_failed(index, e.what(), std::nullopt, std::nullopt);
     skip_dependants(index, def.plugin);
     return;
@@ -192,6 +223,7 @@ void Scheduler::finish(Running& r, const NodeEnd& end) {
   Instance& in = rec_.at(r.index);
   const NodeInstance& def = *in.def;
   cpu_used_ -= def.cpus;
+  release_gpus(r);
   rec_.append_metrics(r.points);
   rec_.set_summaries(def.key, r.summaries);
 
@@ -301,7 +333,12 @@ RunOutcome execute_plan(const Plan& plan, registry::Registry& registry, const Pa
     return execute_plan(plan, registry, paths, opt, io, launcher);
   }
   LocalLauncher launcher(io, self_executable().string());
-  return execute_plan(plan, registry, paths, options, io, launcher);
+  RunOptions opt = options;
+  if (!opt.gpus) {
+    std::vector<std::string> gpus = visible_gpus();
+    if (!gpus.empty()) opt.gpus = std::move(gpus);  // none: nodes keep what they see (device: auto is the CPU)
+  }
+  return execute_plan(plan, registry, paths, opt, io, launcher);
 }
 
 }  // namespace mstar

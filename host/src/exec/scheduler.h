@@ -5,7 +5,9 @@
 // the registry's single writer.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "exec/plan.h"
 #include "util/paths.h"
@@ -26,6 +28,11 @@ struct RunOptions {
   double grace_s = 5.0;      // SIGTERM -> SIGKILL delay
   bool live = false;         // live display on a TTY instead of event lines
   std::string launcher;      // "local" or "slurm"; "" = the experiment's `launcher:`, else local
+  // The GPUs the scheduler shares out among running nodes, as
+  // CUDA_VISIBLE_DEVICES names them (each node gets resources.gpus of them,
+  // and sees only those); nullopt: it does not. execute_plan fills it for a
+  // local run on a machine with GPUs (visible_gpus()); Slurm allocates its own.
+  std::optional<std::vector<std::string>> gpus;
 };
 
 struct RunOutcome {
