@@ -6,11 +6,14 @@ for tests/tokenizer_test.cpp to compare mstar::text with.
 FIXTURE_DIR is tests/fixtures/qwen-tokenizer. Writes OUT.json with:
   cases:    >= 5,000 strings (generated from a fixed seed) with their ids and
             decoded text (skip_special_tokens off and on);
+  nfc_differs: the generated strings whose NFC `tokenizers` gets wrong, with
+            the ids it gives for their standard NFC form;
   prefixes: decodes of the first k ids of some cases (cut multi-byte
             characters: the lossy UTF-8 decoding);
-  variant:  a copy of the tokenizer whose added tokens use single_word,
-            lstrip, rstrip and normalized=true (written beside OUT.json), with
-            ids of strings around those tokens;
+  variants: copies of the tokenizer (written beside OUT.json) with the ids
+            of strings on them: one whose added tokens use single_word,
+            lstrip, rstrip and normalized=true, one read as GPT-2 reads text
+            (no normaliser, ByteLevel's own regex) on every 4th string;
   chat:     Qwen2.5-VL chat-template renderings by transformers'
             apply_chat_template (the TFQ prompt first), with their ids.
 """
@@ -212,7 +215,17 @@ def prefixes(tok, cases):
     return out
 
 
-def variant(fixture, out_dir, rng):
+def gpt2_variant(fixture, out_dir, cases):
+    """The fixture read as GPT-2 reads text: no normaliser, ByteLevel's own regex (use_regex)."""
+    data = json.loads((fixture / "tokenizer.json").read_text())
+    data["normalizer"] = None
+    data["pre_tokenizer"] = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+    path = out_dir / "tokenizer_gpt2_style.json"
+    path.write_text(json.dumps(data, ensure_ascii=False))
+    return {"file": path.name, "cases": encode_all(Tokenizer.from_file(str(path)), [c["text"] for c in cases[::4]])}
+
+
+def flags_variant(fixture, out_dir, rng):
     """The fixture with added-token flags set, and strings that exercise them."""
     data = json.loads((fixture / "tokenizer.json").read_text())
     flags = {"<|im_start|>": {"lstrip": True}, "<|im_end|>": {"rstrip": True},
@@ -287,12 +300,20 @@ def chat(fixture, prompts_h, tok):
 def main():
     fixture, prompts_h, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     tok = Tokenizer.from_file(str(fixture / "tokenizer.json"))
-    cases = encode_all(tok, make_cases(load_added(fixture)))
+    texts = make_cases(load_added(fixture))
+    # Where `tokenizers`' NFC (Rust's unicode-normalization) is not Unicode's (this Python's unicodedata,
+    # as utf8proc): it leaves U+05AD U+1193D unordered. mstar follows Unicode; these are compared with
+    # what `tokenizers` makes of the standard NFC form instead.
+    odd = [t for t in texts if tok.normalizer.normalize_str(t) != unicodedata.normalize("NFC", t)]
+    cases = encode_all(tok, [t for t in texts if t not in odd])
+    nfc_differs = [{"text": t, "ids": tok.encode(unicodedata.normalize("NFC", t)).ids} for t in odd]
     result = {"tokenizers": tokenizers.__version__, "transformers": transformers.__version__, "seed": SEED,
-              "cases": cases, "prefixes": prefixes(tok, cases),
-              "variant": variant(fixture, out.parent, random.Random(SEED + 2)), "chat": chat(fixture, prompts_h, tok)}
+              "cases": cases, "nfc_differs": nfc_differs, "prefixes": prefixes(tok, cases),
+              "variants": [flags_variant(fixture, out.parent, random.Random(SEED + 2)),
+                           gpt2_variant(fixture, out.parent, cases)],
+              "chat": chat(fixture, prompts_h, tok)}
     out.write_text(json.dumps(result, ensure_ascii=False))
-    print(f"{out}: {len(cases)} strings, {len(result['variant']['cases'])} variant strings, "
+    print(f"{out}: {len(cases)} strings ({len(odd)} more where tokenizers' NFC is not Unicode's), {sum(len(v['cases']) for v in result['variants'])} on variants, "
           f"{len(result['chat'])} chat renderings (tokenizers {tokenizers.__version__}, transformers "
           f"{transformers.__version__})")
 

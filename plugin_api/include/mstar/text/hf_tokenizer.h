@@ -1,6 +1,11 @@
-// A Hugging Face `tokenizer.json` byte-level BPE tokenizer (the Qwen, GPT-2
-// and Llama-3 family), giving the ids and text that the `tokenizers` library
-// gives for the same file. No LibTorch: it lives in libmstar_text.
+// A Hugging Face `tokenizer.json` byte-level BPE tokenizer (the Qwen and
+// GPT-2 families), giving the ids and text that the `tokenizers` library
+// gives for the same file. No LibTorch: it lives in libmstar_text
+// (docs/tokenizer.md).
+//
+// Limit: `tokenizers`' regexes (Oniguruma) know Unicode 16, Debian 12's
+// PCRE2 Unicode 14; a letter or digit assigned since is unassigned here, and
+// a piece holding one can split differently.
 //
 //   HfTokenizer tok = HfTokenizer::load(dir / "tokenizer.json");
 //   std::vector<int64_t> ids = tok.encode("<|im_start|>user\nIs the sky green?<|im_end|>\n");
