@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "mstar/error.h"
 #include "mstar/text/chat_template.h"
@@ -186,6 +187,31 @@ TEST(Tokenizer, QwenIdsAndRoundTrips) {
   EXPECT_EQ(tok.decode(tok.encode("cafe\u0301")), "caf\u00e9");  // NFC
 }
 
+// One tokenizer shared by threads (its word cache and regex scratch are
+// shared) gives each thread what it gives alone.
+TEST(Tokenizer, ConcurrentEncodesAgreeWithSerialOnes) {
+  std::vector<std::string> texts;
+  for (int i = 0; i < 300; ++i) {
+    texts.push_back("line " + std::to_string(i * 7919) + ": 你好 wörld \t  <|im_end|>" + std::string(i % 40, ' ') +
+                    "x" + std::to_string(i));
+  }
+  const HfTokenizer tok = qwen();  // a copy shares the cache
+  std::vector<std::vector<int64_t>> serial;
+  for (const auto& t : texts) serial.push_back(qwen().encode(t));
+  std::vector<int> wrong(4, 0);
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 4; ++k) {
+    threads.emplace_back([&, k] {
+      for (size_t i = 0; i < texts.size(); ++i) {
+        const size_t j = (i * (k + 1)) % texts.size();
+        wrong[k] += tok.encode(texts[j]) != serial[j];
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong, std::vector<int>(4, 0));
+}
+
 // A small byte-level tokenizer.json: every printable ASCII character, "Ġ"
 // for the space, and the given merges.
 Json tiny(const std::vector<std::pair<std::string, std::string>>& merges) {
@@ -251,6 +277,9 @@ TEST(Tokenizer, UnsupportedFeaturesAreRefusedNamingTheKey) {
   expect_refused(with("/model/merges", Json::array({Json::array({"a", "zz"})})), "model.merges[0]");
   expect_refused(with("/pre_tokenizer/add_prefix_space", true), "pre_tokenizer.add_prefix_space");
   expect_refused(with("/something_new", 1), "something_new");
+  Json wrong_type = base;
+  wrong_type["added_tokens"] = Json::array({{{"id", 200}, {"content", "<x>"}, {"special", "yes"}}});
+  expect_refused(wrong_type, "unexpected value");
   Json split_step = Json::object();
   split_step["type"] = "Split";
   split_step["pattern"]["Regex"] = "\\p{L}+";

@@ -265,7 +265,12 @@ HfTokenizer HfTokenizer::from_json(const Json& json, const std::string& origin) 
   if (!json.is_object() || !json.contains("model") || !json["model"].is_object()) {
     throw_bad_input(origin + ": model: expected an object (a Hugging Face tokenizer.json)");
   }
-  return HfTokenizer(std::make_shared<const Impl>(json, origin));
+  try {
+    return HfTokenizer(std::make_shared<const Impl>(json, origin));
+  } catch (const Json::exception& e) {
+    // A value of the wrong JSON type somewhere the checks above did not look.
+    throw_bad_input(origin + ": unexpected value: " + e.what());
+  }
 }
 
 HfTokenizer HfTokenizer::load(const std::filesystem::path& file) {

@@ -81,7 +81,8 @@ class HfTokenizer {
   // invalid sequence replaced by U+FFFD (Rust's from_utf8_lossy, as
   // `tokenizers` does, so a cut-off multi-byte character decodes the same).
   // Ids outside the vocabulary are skipped, as `tokenizers` skips them: a
-  // model's output layer is often larger than its vocabulary.
+  // model's output layer is often larger than its vocabulary. (Python's
+  // `Tokenizer.decode` skips special tokens by default; this does not.)
   std::string decode(const std::vector<int64_t>& ids, bool skip_special_tokens = false) const;
 
   std::optional<int64_t> token_to_id(std::string_view token) const;
