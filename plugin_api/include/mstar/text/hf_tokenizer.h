@@ -5,7 +5,8 @@
 //
 // Limit: `tokenizers`' regexes (Oniguruma) know Unicode 16, Debian 12's
 // PCRE2 Unicode 14; a letter or digit assigned since is unassigned here, and
-// a piece holding one can split differently.
+// a piece holding one can split differently. NFC follows Unicode (utf8proc)
+// where `tokenizers`' own NFC leaves a rare mark sequence unordered.
 //
 //   HfTokenizer tok = HfTokenizer::load(dir / "tokenizer.json");
 //   std::vector<int64_t> ids = tok.encode("<|im_start|>user\nIs the sky green?<|im_end|>\n");
