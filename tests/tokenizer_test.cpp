@@ -48,7 +48,7 @@ const Json* reference(std::string& why) {
     const fs::path reason = kReferenceDir / "skip-reason.txt";
     why = fs::exists(reason) ? read_text(reason)
                              : "no " + (kReferenceDir / "reference.json").string() +
-                                   " (the ctest test tokenizer_reference makes it: ctest -R tokenizer)";
+                                   " (the ctest test tokenizer_reference makes it: ctest -R tokenizer_reference)";
     return nullptr;
   }
   return &json;
@@ -86,7 +86,7 @@ void expect_cases(const HfTokenizer& tok, const Json& cases) {
   EXPECT_EQ(wrong, 0) << "of " << cases.size() << " strings";
 }
 
-TEST(TokenizerReference, EncodesAndDecodesLikeHuggingFaceTokenizers) {
+TEST(HfTokenizerReference, EncodesAndDecodesLikeHuggingFaceTokenizers) {
   REQUIRE_REFERENCE(ref);
   ASSERT_GE((*ref)["cases"].size(), 5000u);
   expect_cases(qwen(), (*ref)["cases"]);
@@ -95,14 +95,14 @@ TEST(TokenizerReference, EncodesAndDecodesLikeHuggingFaceTokenizers) {
 // `tokenizers`' NFC leaves some rare mark sequences unordered (U+05AD
 // U+1193D); mstar normalises as Unicode says, giving the ids `tokenizers`
 // gives for the standard NFC form.
-TEST(TokenizerReference, NormalisesAsUnicodeWhereTokenizersDoesNot) {
+TEST(HfTokenizerReference, NormalisesAsUnicodeWhereTokenizersDoesNot) {
   REQUIRE_REFERENCE(ref);
   for (const Json& c : (*ref)["nfc_differs"]) {
     EXPECT_EQ(qwen().encode(c["text"].get<std::string>()), ids_of(c["ids"])) << c["text"].dump();
   }
 }
 
-TEST(TokenizerReference, DecodesCutCharactersAndUnknownIdsLikeTokenizers) {
+TEST(HfTokenizerReference, DecodesCutCharactersAndUnknownIdsLikeTokenizers) {
   REQUIRE_REFERENCE(ref);
   int wrong = 0;
   for (const Json& p : (*ref)["prefixes"]) {
@@ -117,7 +117,7 @@ TEST(TokenizerReference, DecodesCutCharactersAndUnknownIdsLikeTokenizers) {
 
 // Added-token flags (single_word, lstrip, rstrip, normalized) and the
 // GPT-2 reading (no normaliser, ByteLevel's regex), on copies of the file.
-TEST(TokenizerReference, VariantsAsTokenizersReadsThem) {
+TEST(HfTokenizerReference, VariantsAsTokenizersReadsThem) {
   REQUIRE_REFERENCE(ref);
   ASSERT_EQ((*ref)["variants"].size(), 2u);
   for (const Json& variant : (*ref)["variants"]) {
@@ -126,7 +126,7 @@ TEST(TokenizerReference, VariantsAsTokenizersReadsThem) {
   }
 }
 
-TEST(TokenizerReference, ChatTemplateAsTransformersRendersIt) {
+TEST(HfTokenizerReference, ChatTemplateAsTransformersRendersIt) {
   REQUIRE_REFERENCE(ref);
   const Json& chats = (*ref)["chat"];
   ASSERT_FALSE(chats.empty());
@@ -154,7 +154,7 @@ TEST(TokenizerReference, ChatTemplateAsTransformersRendersIt) {
             chats[1]["rendered"].get<std::string>());
 }
 
-TEST(Tokenizer, RefusesInvalidUtf8NamingTheOffset) {
+TEST(HfTokenizer, RefusesInvalidUtf8NamingTheOffset) {
   const std::vector<std::pair<std::string, size_t>> bad = {
       {"\xff", 0},          {"abc\xc3", 3},            {"ok \xc0\xaf", 3} /* overlong '/' */,
       {"\xed\xa0\x80", 0} /* surrogate */,  {"x\xf4\x90\x80\x80", 1} /* above U+10FFFF */,
@@ -171,7 +171,7 @@ TEST(Tokenizer, RefusesInvalidUtf8NamingTheOffset) {
   }
 }
 
-TEST(Tokenizer, QwenIdsAndRoundTrips) {
+TEST(HfTokenizer, QwenIdsAndRoundTrips) {
   const HfTokenizer& tok = qwen();
   EXPECT_EQ(tok.token_to_id("<|im_start|>"), 151644);
   EXPECT_EQ(tok.token_to_id("<|image_pad|>"), 151655);
@@ -189,7 +189,7 @@ TEST(Tokenizer, QwenIdsAndRoundTrips) {
 
 // One tokenizer shared by threads (its word cache and regex scratch are
 // shared) gives each thread what it gives alone.
-TEST(Tokenizer, ConcurrentEncodesAgreeWithSerialOnes) {
+TEST(HfTokenizer, ConcurrentEncodesAgreeWithSerialOnes) {
   std::vector<std::string> texts;
   for (int i = 0; i < 300; ++i) {
     texts.push_back("line " + std::to_string(i * 7919) + ": 你好 wörld \t  <|im_end|>" + std::string(i % 40, ' ') +
@@ -231,7 +231,7 @@ Json tiny(const std::vector<std::pair<std::string, std::string>>& merges) {
           {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", list}}}};
 }
 
-TEST(Tokenizer, MergesLowestRankFirst) {
+TEST(HfTokenizer, MergesLowestRankFirst) {
   const auto ids_of_tokens = [](const HfTokenizer& tok, std::vector<std::string> tokens) {
     std::vector<int64_t> ids;
     for (const auto& t : tokens) ids.push_back(*tok.token_to_id(t));
@@ -260,7 +260,7 @@ void expect_refused(const Json& json, const std::string& key) {
   }
 }
 
-TEST(Tokenizer, UnsupportedFeaturesAreRefusedNamingTheKey) {
+TEST(HfTokenizer, UnsupportedFeaturesAreRefusedNamingTheKey) {
   const Json base = tiny({{"a", "b"}});
   EXPECT_NO_THROW(HfTokenizer::from_json(base));
   const auto with = [&](const std::string& pointer, const Json& value) {
@@ -305,7 +305,7 @@ TEST(Tokenizer, UnsupportedFeaturesAreRefusedNamingTheKey) {
   expect_refused(with("/pre_tokenizer", no_byte_level), "pre_tokenizer");
 }
 
-TEST(ChatTemplate, SplitsImagePlaceholdersAsEasyR1Does) {
+TEST(Qwen2VlChatTemplate, SplitsImagePlaceholdersAsEasyR1Does) {
   const auto parts = mstar::text::split_image_placeholders("<image>Is it red?<image><image> ok");
   ASSERT_EQ(parts.size(), 5u);
   EXPECT_EQ(parts[0].kind, ChatPart::Kind::Image);
