@@ -13,7 +13,7 @@ PACKAGES=(
   libboost-dev libboost-filesystem-dev libboost-program-options-dev libboost-system-dev
   libssl-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libstb-dev libpcre2-dev libcpp-httplib-dev chromium
+  libstb-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev chromium
   slurm-wlm munge
 )
 

@@ -32,13 +32,13 @@ while IFS= read -r hit; do
 done < <(grep -rHE '#include [<"]mstar/' "$SRC_DIR/plugins" --include='*.h' --include='*.cpp' --include='*.hpp')
 
 # 4. Installed headers and the CMake package pull in no private dependency:
-#    spdlog (plugins log through mstar::Logger), PCRE2, stb, yaml-cpp.
-for dep in spdlog fmt pcre2 stb_ yaml-cpp yaml; do
+#    spdlog (plugins log through mstar::Logger), PCRE2, utf8proc, stb, yaml-cpp.
+for dep in spdlog fmt pcre2 utf8proc stb_ yaml-cpp yaml; do
   found="$(grep -rlE "#include [<\"]$dep|namespace $dep\b" "$inc" 2>/dev/null || true)"
   [ -z "$found" ] || fail "installed headers include $dep: $(echo ${found//$inc\//})"
 done
 cmake_dir="$(dirname "$(find "$work/prefix" -name mstarConfig.cmake -print -quit)")"
-for dep in pcre2 PCRE2 stb yaml-cpp yaml_cpp spdlog fmt::; do
+for dep in pcre2 PCRE2 utf8proc UTF8PROC stb yaml-cpp yaml_cpp spdlog fmt::; do
   found="$(grep -lE "$dep" "$cmake_dir"/*.cmake 2>/dev/null || true)"
   [ -z "$found" ] || fail "the installed CMake package depends on $dep: $(echo ${found//$cmake_dir\//})"
 done
