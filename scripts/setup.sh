@@ -14,6 +14,7 @@ PACKAGES=(
   libssl-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libstb-dev libpcre2-dev libcpp-httplib-dev chromium
+  chromium-driver libjs-chart.js
 )
 
 missing=()

@@ -1,0 +1,15 @@
+# Included by tests/CMakeLists.txt: `mstar serve` over HTTP (stdlib Python)
+# and in Debian's headless Chromium (Selenium, pinned in
+# scripts/requirements.txt). Both run the real binary over sweeps of the test
+# plugins. The browser test skips (77) without chromium/chromium-driver/
+# selenium, and fails instead when CI=true.
+if(EXISTS "${MSTAR_PYTHON}")
+  set(serve_python "${MSTAR_PYTHON}")
+else()
+  find_program(serve_python python3 REQUIRED)
+endif()
+add_test(NAME serve_http COMMAND ${serve_python} ${CMAKE_CURRENT_SOURCE_DIR}/serve_http_test.py $<TARGET_FILE:mstar>)
+add_test(NAME serve_browser
+         COMMAND ${serve_python} ${CMAKE_CURRENT_SOURCE_DIR}/serve_browser_test.py $<TARGET_FILE:mstar>
+                 ${CMAKE_BINARY_DIR}/test_artifacts/serve)
+set_tests_properties(serve_http serve_browser PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
