@@ -12,4 +12,8 @@ add_test(NAME serve_http COMMAND ${serve_python} ${CMAKE_CURRENT_SOURCE_DIR}/ser
 add_test(NAME serve_browser
          COMMAND ${serve_python} ${CMAKE_CURRENT_SOURCE_DIR}/serve_browser_test.py $<TARGET_FILE:mstar>
                  ${CMAKE_BINARY_DIR}/test_artifacts/serve)
-set_tests_properties(serve_http serve_browser PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+# `mstar export --tensorboard` read back with the tensorboard package's reader.
+add_test(NAME serve_tensorboard_export
+         COMMAND ${serve_python} ${CMAKE_CURRENT_SOURCE_DIR}/serve_tensorboard_test.py $<TARGET_FILE:mstar>)
+set_tests_properties(serve_http serve_browser serve_tensorboard_export PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+

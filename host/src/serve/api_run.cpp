@@ -142,6 +142,8 @@ Response rollouts(Context& ctx, const Request& req) {
     std::ifstream in(file);
     if (!in) throw_bad_input("node '" + node + "' logged no rollouts (" + file.string() + " is missing)");
     Json groups = Json::array();
+    // A resumed run logs the steps after its checkpoint again: the last line of a (step, group) wins.
+    std::map<std::pair<int64_t, int64_t>, size_t> index;
     std::string line;
     size_t bytes = 0;
     while (std::getline(in, line) && (bytes += line.size()) < kMaxRolloutBytes) {
@@ -155,6 +157,12 @@ Response rollouts(Context& ctx, const Request& req) {
         const std::string rel = store_relative(ctx.options().store, image);
         if (!rel.empty()) g["image_url"] = "/api/file?path=" + rel;
       }
+      const auto at = std::make_pair(g.value("step", int64_t{0}), g.value("group", int64_t{0}));
+      if (const auto it = index.find(at); it != index.end()) {
+        groups[it->second] = std::move(g);
+        continue;
+      }
+      index[at] = groups.size();
       groups.push_back(std::move(g));
     }
     return json_response({{"run", run.id}, {"node", node}, {"groups", groups}});
