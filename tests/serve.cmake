@@ -17,3 +17,9 @@ add_test(NAME serve_tensorboard_export
          COMMAND ${serve_python} ${CMAKE_CURRENT_SOURCE_DIR}/serve_tensorboard_test.py $<TARGET_FILE:mstar>)
 set_tests_properties(serve_http serve_browser serve_tensorboard_export PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
 
+# The GRPO node's rollout log, served (needs the LibTorch plugins).
+if(TARGET algorithms AND TARGET tiny_vlm)
+  add_test(NAME serve_rollouts
+           COMMAND ${serve_python} ${CMAKE_CURRENT_SOURCE_DIR}/serve_rollouts_test.py $<TARGET_FILE:mstar>)
+  set_tests_properties(serve_rollouts PROPERTIES TIMEOUT 600)
+endif()
