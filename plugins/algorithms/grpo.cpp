@@ -10,6 +10,7 @@
 #include "mstar/error.h"
 #include "mstar/ml/sampling.h"
 #include "mstar/plugin.h"
+#include "rollout_log.h"
 #include "training_loop.h"
 
 namespace mstar::algorithms {
@@ -57,8 +58,9 @@ std::string format_samples(int64_t step, const Rollout& r, const std::vector<Exa
 // samples, the progress line and the collapse watch.
 class GrpoStep : public TrainingStep {
  public:
-  GrpoStep(GrpoState& state, Optimizer& optimizer, const SftBatches& sft, Logger& log, int64_t total_steps)
-      : s_(state), optimizer_(optimizer), sft_(sft), log_(log), total_steps_(total_steps) {}
+  GrpoStep(GrpoState& state, Optimizer& optimizer, const SftBatches& sft, Logger& log, int64_t total_steps,
+           const std::filesystem::path& output_dir)
+      : s_(state), optimizer_(optimizer), sft_(sft), log_(log), total_steps_(total_steps), rollouts_(output_dir) {}
 
   Result run(int64_t /*step*/) override {
     s_.timer.reset();
@@ -72,8 +74,10 @@ class GrpoStep : public TrainingStep {
 
   std::string after(int64_t step, const StepMetrics& m, double seconds, TextLog& samples) override {
     const GrpoConfig& c = s_.config;
-    if (c.sample_freq > 0 && (step % c.sample_freq == 0 || step == 1))
+    if (c.sample_freq > 0 && (step % c.sample_freq == 0 || step == 1)) {
       samples.append(format_samples(step, rollout_, s_.examples, c.n, c.samples_per_log));
+      rollouts_.append(step, rollout_, s_.examples, s_.images, c.n, c.samples_per_log);
+    }
     auto value = [&](const char* key) { return m.count(key) ? m.at(key) : 0.0; };
     log_.info("step {}/{}: reward {:.3f}, p(T) {:.2f}, mixed groups {:.2f}, {:.1f} s", step, total_steps_,
               value(metric::kRewardMean), value(metric::kPTrue), value(metric::kMixedGroups), seconds);
@@ -106,6 +110,7 @@ class GrpoStep : public TrainingStep {
   const int64_t total_steps_;
   Rollout rollout_;
   int64_t low_mixed_ = 0;
+  RolloutLog rollouts_;  // beside samples.txt, for mstar serve's rollout browser
 };
 
 }  // namespace
@@ -192,7 +197,7 @@ class Grpo {
     loop.summary_keys = {metric::kRewardMean, metric::kAccuracy, metric::kPTrue, metric::kMixedGroups};
     GrpoState state{c, *model, reference.get(), *reward, examples, images, sampler, generator, timer, max_new_tokens};
     GrpoStep step(state, optimizer, {sft_sampler ? &sft_examples : nullptr, sft_sampler.get(), &sft_images}, log,
-                  total_steps);
+                  total_steps, ctx.output_dir());
     const LoopOutcome outcome = TrainingLoop(ctx, loop, {*model, optimizer, sampler, validator}).run(step);
     ctx.summary("collapsed", outcome.stop_reason.rfind("collapse", 0) == 0 ? 1.0 : 0.0);
   }

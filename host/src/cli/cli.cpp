@@ -26,6 +26,7 @@ const std::vector<Command>& commands() {
       {"export", "export trials (params + summaries) or metric points as csv / jsonl", cmd_export},
       {"registry", "raw read-only SQL on the registry (registry sql \"SELECT ...\"), schema, integrity check",
        cmd_registry},
+      {"serve", "a live, read-only dashboard of sweeps, curves, lineage and rollouts in the browser", cmd_serve},
       {"data", "look at a dataset: data preview DIR -o page.html, data stats DIR", cmd_data},
       {"exec-node", "internal: run one node instance (started by the host)", cmd_exec_node, true},
       {"probe-plugin", "internal: load a plugin library and print its descriptor", cmd_probe_plugin, true},

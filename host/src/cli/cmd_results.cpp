@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/cmd_results.h"
+#include "export/tensorboard.h"
 #include "mstar/error.h"
 #include "mstar/params.h"
 #include "mstar/registry/query.h"
@@ -295,18 +296,20 @@ int cmd_export(const Args& args) {
   po::options_description desc("export options");
   StoreOptions so;
   std::vector<std::string> targets;
-  std::string where, format, output;
+  std::string where, format, output, tensorboard;
   bool series = false;
   so.add_to(desc, false, false);
   desc.add_options()("target", po::value(&targets)->composing(), "sweeps or runs; none: all runs")(
       "where,w", po::value(&where), "filter runs (see mstar results --help)")(
       "series", po::bool_switch(&series), "one row per metric point instead of one per trial")(
       "format,f", po::value(&format)->default_value("csv"), "csv, jsonl or json")(
-      "output,o", po::value(&output), "write here instead of stdout");
+      "output,o", po::value(&output), "write here instead of stdout")(
+      "tensorboard", po::value(&tensorboard),
+      "write TensorBoard event files under DIR instead (scalars per node/key/step, HParams): tensorboard --logdir DIR");
   po::positional_options_description pos;
   pos.add("target", -1);
   po::variables_map vm;
-  if (!parse(args, "mstar export [SWEEP|RUN...] [--where EXPR] [--series] [--format csv|jsonl|json] [-o FILE]",
+  if (!parse(args, "mstar export [SWEEP|RUN...] [--where EXPR] [--series] [--format csv|jsonl|json] [-o FILE | --tensorboard DIR]",
              "Exports runs for pandas, R or a spreadsheet: one row per trial with run columns, every param "
              "(params.KEY) and every summary (metrics.NODE.KEY); or with --series one row per metric point "
              "(run, node, key, step, value, time).",
@@ -316,6 +319,12 @@ int cmd_export(const Args& args) {
   const Format fmt = registry::parse_format(format, {Format::Csv, Format::Jsonl, Format::Json});
   auto reg = open_registry_ro(so);
   registry::Results res(*reg, targets, registry::Filter::parse(where, "--where"));
+  if (!tensorboard.empty()) {
+    const auto stats = exporting::export_tensorboard(res, tensorboard);
+    std::cerr << "wrote " << tensorboard << " (" << stats.runs << " runs, " << stats.scalars
+              << " points): tensorboard --logdir " << tensorboard << "\n";
+    return 0;
+  }
   std::ofstream file;
   if (!output.empty() && output != "-") {
     file.open(output, std::ios::binary);

@@ -1,0 +1,192 @@
+#include "serve/api.h"
+
+#include <cmath>
+#include <set>
+
+#include "mstar/error.h"
+#include "mstar/registry/report.h"
+#include "serve/api_internal.h"
+#include "serve/assets.h"
+
+namespace mstar::serve {
+
+namespace detail {
+
+registry::Registry& Context::registry() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto& conn = connections_[std::this_thread::get_id()];
+  if (!conn) conn = registry::Registry::open(options_.registry, registry::OpenMode::ReadOnly);
+  return *conn;
+}
+
+Json to_json(const registry::Value& v) {
+  if (std::holds_alternative<bool>(v)) return std::get<bool>(v);
+  if (std::holds_alternative<double>(v)) {
+    const double d = std::get<double>(v);
+    return std::isfinite(d) ? Json(d) : Json();
+  }
+  if (std::holds_alternative<std::string>(v)) return std::get<std::string>(v);
+  return Json();
+}
+
+Response json_response(const Json& body) {
+  Response r;
+  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  r.headers["Cache-Control"] = "no-store";
+  return r;
+}
+
+Response error_response(int status, const std::string& message) {
+  Response r = json_response(Json{{"error", message}});
+  r.status = status;
+  return r;
+}
+
+std::string param(const Request& req, const std::string& key, const std::string& fallback) {
+  const auto it = req.query.find(key);
+  return it == req.query.end() ? fallback : it->second;
+}
+
+}  // namespace detail
+
+namespace {
+
+using namespace detail;
+
+// Every sweep with its trials and node instances counted by state: the
+// progress bars, polled while `mstar run` writes.
+Response sweeps(Context& ctx) {
+  auto& reg = ctx.registry();
+  Json out = Json::array();
+  for (const auto& s : reg.list_sweeps()) {
+    std::map<std::string, size_t> trials, nodes;
+    std::set<std::string> instances;
+    for (const auto& r : reg.list_runs(s.id)) {
+      ++trials[r.status];
+      // A node instance shared by several trials is one piece of work.
+      for (const auto& n : reg.node_runs(r.id))
+        if (instances.insert(n.cache_key).second) ++nodes[n.status];
+    }
+    out.push_back({{"id", s.id},
+                   {"name", s.name},
+                   {"created", s.created},
+                   {"updated", s.updated},
+                   {"trials", trials},
+                   {"nodes", nodes},
+                   {"instances", instances.size()}});
+  }
+  return json_response(out);
+}
+
+std::vector<std::string> targets_of(const Request& req) {
+  const std::string t = param(req, "target");
+  if (t.empty()) return {};
+  return {t};
+}
+
+// The trial table: results_table over the selected runs, filtered with the
+// results expression language (`where`).
+Response runs(Context& ctx, const Request& req) {
+  const registry::Filter filter = registry::Filter::parse(param(req, "where"), "where");
+  registry::Results res(ctx.registry(), targets_of(req), filter);
+  registry::TableSpec spec;
+  const registry::Table table = registry::results_table(res, spec);
+  Json rows = Json::array();
+  for (const auto& row : table.rows) {
+    Json r = Json::array();
+    for (const auto& v : row) r.push_back(to_json(v));
+    rows.push_back(std::move(r));
+  }
+  Json ids = Json::array();
+  for (const auto& r : res.runs()) ids.push_back(r.id);
+  return json_response({{"columns", table.columns}, {"rows", rows}, {"run_ids", ids}});
+}
+
+// The series the selected runs logged (NODE.KEY), for the curve picker.
+Response series(Context& ctx, const Request& req) {
+  registry::Results res(ctx.registry(), targets_of(req), registry::Filter::parse(param(req, "where"), "where"));
+  Json keys = Json::array();
+  for (const auto& [node, key] : res.series_keys()) keys.push_back(node + "." + key);
+  Json axes = Json::array();
+  for (const auto& f : res.varying_params(false)) axes.push_back(f.label());
+  return json_response({{"keys", keys}, {"axes", axes}});
+}
+
+// Learning curves overlaid across runs (curve_chart): smoothed, and with
+// `seeds=mean` one line per setting of the swept params with its 95% CI band.
+Response curves(Context& ctx, const Request& req) {
+  registry::Results res(ctx.registry(), targets_of(req), registry::Filter::parse(param(req, "where"), "where"));
+  registry::CurveSpec spec;
+  spec.keys = {param(req, "key")};
+  if (spec.keys[0].empty()) return error_response(400, "curves: give key=NODE.KEY");
+  const std::string smooth = param(req, "smooth", "0");
+  try {
+    spec.smooth = std::stod(smooth);
+  } catch (const std::exception&) {
+    return error_response(400, "smooth: expected a number in [0, 1), got '" + smooth + "'");
+  }
+  if (!(spec.smooth >= 0 && spec.smooth < 1))
+    return error_response(400, "smooth: expected a number in [0, 1), got '" + smooth + "'");
+  if (param(req, "seeds") == "mean") {
+    for (const auto& f : res.varying_params(false)) spec.group.push_back(f.name());
+    if (spec.group.empty()) spec.group.push_back("sweep");  // only seeds vary: one mean line
+  }
+  const auto chart = registry::curve_chart(res, spec);
+  Json out = Json::array();
+  for (const auto& s : chart.series) {
+    Json points = Json::array();
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      Json p = {{"x", s.x[i]}, {"y", std::isfinite(s.y[i]) ? Json(s.y[i]) : Json()}};
+      if (i < s.lo.size() && std::isfinite(s.lo[i]) && std::isfinite(s.hi[i])) {
+        p["lo"] = s.lo[i];
+        p["hi"] = s.hi[i];
+      }
+      points.push_back(std::move(p));
+    }
+    out.push_back({{"label", s.label}, {"points", points}});
+  }
+  return json_response({{"title", chart.title}, {"y_label", chart.y_label}, {"series", out}});
+}
+
+Response route(Context& ctx, const Request& req) {
+  const std::string& p = req.path;
+  if (p.starts_with("/api/")) {
+    if (p == "/api/sweeps") return sweeps(ctx);
+    if (p == "/api/runs") return runs(ctx, req);
+    if (p == "/api/series") return series(ctx, req);
+    if (p == "/api/curves") return curves(ctx, req);
+    if (p == "/api/run") return run_detail(ctx, req);
+    if (p == "/api/diff") return run_diff(ctx, req);
+    if (p == "/api/rollouts") return rollouts(ctx, req);
+    if (p == "/api/file") return store_file(ctx, req);
+    return error_response(404, "no endpoint " + p + " (see docs/serve.md)");
+  }
+  if (const Asset* a = find_asset(p)) {
+    Response r;
+    r.content_type = std::string(a->content_type);
+    r.body = std::string(a->data);
+    return r;
+  }
+  Response r;
+  r.status = 404;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = "not found\n";
+  return r;
+}
+
+}  // namespace
+
+Handler make_handler(const ApiOptions& options) {
+  // Fails here, before listening, when the registry is missing or not one.
+  registry::Registry::open(options.registry, registry::OpenMode::ReadOnly);
+  auto ctx = std::make_shared<Context>(options);
+  return [ctx](const Request& req) {
+    try {
+      return route(*ctx, req);
+    } catch (const Error& e) {
+      return error_response(e.is_bad_input() ? 400 : 500, e.what());
+    }
+  };
+}
+
+}  // namespace mstar::serve

@@ -1,0 +1,1 @@
+window.Chart = null;  // libjs-chart.js was not installed when mstar was built

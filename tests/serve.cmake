@@ -1,0 +1,25 @@
+# Included by tests/CMakeLists.txt: `mstar serve` over HTTP (stdlib Python)
+# and in Debian's headless Chromium (Selenium, pinned in
+# scripts/requirements.txt). Both run the real binary over sweeps of the test
+# plugins. The browser test skips (77) without chromium/chromium-driver/
+# selenium, and fails instead when CI=true.
+if(EXISTS "${MSTAR_PYTHON}")
+  set(serve_python "${MSTAR_PYTHON}")
+else()
+  find_program(serve_python python3 REQUIRED)
+endif()
+add_test(NAME serve_http COMMAND ${serve_python} ${CMAKE_CURRENT_SOURCE_DIR}/serve_http_test.py $<TARGET_FILE:mstar>)
+add_test(NAME serve_browser
+         COMMAND ${serve_python} ${CMAKE_CURRENT_SOURCE_DIR}/serve_browser_test.py $<TARGET_FILE:mstar>
+                 ${CMAKE_BINARY_DIR}/test_artifacts/serve)
+# `mstar export --tensorboard` read back with the tensorboard package's reader.
+add_test(NAME serve_tensorboard_export
+         COMMAND ${serve_python} ${CMAKE_CURRENT_SOURCE_DIR}/serve_tensorboard_test.py $<TARGET_FILE:mstar>)
+set_tests_properties(serve_http serve_browser serve_tensorboard_export PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+
+# The GRPO node's rollout log, served (needs the LibTorch plugins).
+if(TARGET algorithms AND TARGET tiny_vlm)
+  add_test(NAME serve_rollouts
+           COMMAND ${serve_python} ${CMAKE_CURRENT_SOURCE_DIR}/serve_rollouts_test.py $<TARGET_FILE:mstar>)
+  set_tests_properties(serve_rollouts PROPERTIES TIMEOUT 600)
+endif()
