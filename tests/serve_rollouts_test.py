@@ -62,8 +62,9 @@ def main():
             # Group-normalised advantages sum to ~0 within a group (or are all 0 when rewards tie).
             if abs(sum(t["advantage"] for t in x["samples"])) > 1e-3:
                 fail(f"advantages of a group: {[t['advantage'] for t in x['samples']]}")
-            if not x["image"].startswith(grpo["artifact"]) or not os.path.isfile(x["image"]):
-                fail(f"the image is not in the artifact: {x['image']}")
+            image = os.path.join(grpo["artifact"], x["image"])
+            if os.path.isabs(x["image"]) or not os.path.isfile(image):
+                fail(f"the image is not in the artifact (a path relative to it): {x['image']}")
         served = json.loads(get(url + f"/api/rollouts?run={run_id}&node=grpo")[2])
         if len(served["groups"]) != STEPS * GROUPS:
             fail(f"served groups: {len(served['groups'])}")

@@ -50,7 +50,8 @@ void RolloutLog::append(int64_t step, const Rollout& r, const std::vector<Exampl
       std::ofstream img(png, std::ios::binary);
       img << data::encode_png(to_image(images.batch({ex.image})[0]));
       if (!img.flush()) throw_io("cannot write " + png.string());
-      line["image"] = png.string();
+      // Relative to the artifact: the staging directory is renamed when published.
+      line["image"] = std::filesystem::relative(png, dir_).string();
     }
     Json samples = Json::array();
     for (int64_t k = 0; k < n && g * n + k < r.size(); ++k) {

@@ -154,7 +154,9 @@ Response rollouts(Context& ctx, const Request& req) {
       if (image.starts_with("data:image/")) {
         g["image_url"] = image;
       } else if (!image.empty()) {
-        const std::string rel = store_relative(ctx.options().store, image);
+        // Relative to the artifact (rollout_log.cpp); store_relative confines it.
+        const fs::path abs = fs::path(image).is_absolute() ? fs::path(image) : fs::path(n.artifact_path) / image;
+        const std::string rel = store_relative(ctx.options().store, abs.string());
         if (!rel.empty()) g["image_url"] = "/api/file?path=" + rel;
       }
       const auto at = std::make_pair(g.value("step", int64_t{0}), g.value("group", int64_t{0}));
