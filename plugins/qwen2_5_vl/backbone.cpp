@@ -189,7 +189,7 @@ std::unique_ptr<ml::Backbone> make_backbone_from_config(const Json& config, ml::
   const Config c = config_from_json(config);
   Qwen2_5_VL model(c, torch::TensorOptions().dtype(torch::kFloat32));
   model->init_weights();
-  return make_backbone(c, processor_of(config, {}), std::move(tokenizer), model);
+  return std::make_unique<QwenBackbone>(c, processor_of(config, {}), std::move(tokenizer), model, image_size_of(config));
 }
 
 }  // namespace
