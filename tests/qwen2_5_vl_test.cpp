@@ -237,6 +237,25 @@ TEST(Qwen25VlLoader, ErrorsNameTheFileAndTensor) {
   EXPECT_NE(msg.find("mlp."), std::string::npos) << msg;
   EXPECT_NE(msg.find("96] but the model expects [64, 80]"), std::string::npos) << msg;
 
+  // The index places a tensor in a shard that lacks it.
+  const fs::path misplaced = copy_model(ref.dir / "window", "misplaced");
+  Json moved = index;
+  const std::string home = index["weight_map"]["visual.patch_embed.proj.weight"].get<std::string>();
+  const std::string first = "model-00001-of-00010.safetensors", second = "model-00002-of-00010.safetensors";
+  moved["weight_map"]["visual.patch_embed.proj.weight"] = home == first ? second : first;
+  std::ofstream(misplaced / "model.safetensors.index.json") << moved.dump();
+  msg = load_error(misplaced);
+  EXPECT_NE(msg.find("lacks tensor 'visual.patch_embed.proj.weight'"), std::string::npos) << msg;
+
+  // An integer tensor where the model has a float parameter.
+  const fs::path dtype = copy_model(ref.dir / "tied", "dtype");
+  ml::SafeTensors weights = ml::load_safetensors(dtype / "model.safetensors");
+  for (auto& [name, t] : weights.tensors)
+    if (name == "model.norm.weight") t = t.to(torch::kInt64);
+  ml::save_safetensors(dtype / "model.safetensors", weights.tensors);
+  msg = load_error(dtype);
+  EXPECT_NE(msg.find("tensor 'model.norm.weight': dtype I64 but the model expects F32"), std::string::npos) << msg;
+
   // The tied checkpoint has no lm_head.weight: declared untied, it is missing.
   const fs::path untied = copy_model(ref.dir / "tied", "untied");
   cfg = Json::parse(read_file(untied / "config.json"));
@@ -318,6 +337,19 @@ TEST(Qwen25VlBackbone, SaveAndLoadThroughTheRegistry) {
   auto params = again->module().named_parameters();
   for (const auto& p : backbone->module().named_parameters())
     EXPECT_TRUE(torch::equal(p.value(), params[p.key()])) << p.key();
+}
+
+// Not run on the 2-core VM (no GPU); skips without CUDA.
+TEST(Qwen25VlModel, CudaFloat32LogitsMatchTransformers) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  REQUIRE_REFERENCE();
+  torch::NoGradGuard no_grad;
+  for (const Case& c : cases(ref.dir)) {
+    Qwen2_5_VL model = load_model(ref.dir / c.model, torch::kCUDA, torch::kFloat32);
+    const torch::Tensor logits = model->forward(c["input_ids"], c["attention_mask"], c["pixel_values"], c["image_grid_thw"]);
+    EXPECT_TRUE(logits.is_cuda());
+    EXPECT_LE(max_abs_on(logits.cpu(), c["logits"], c["attention_mask"]), 1e-4) << c.model << "/" << c.name;
+  }
 }
 
 }  // namespace
