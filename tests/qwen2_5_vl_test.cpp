@@ -185,7 +185,9 @@ TEST(Qwen25VlModel, GreedyGenerationMatchesTransformers) {
     torch::Tensor logits;
     auto state = prefill(model, c["input_ids"], c["attention_mask"], images, expected.size(1), logits);
     std::vector<torch::Tensor> tokens;
+    const torch::Tensor expected_logits = c["generated_logits"];
     for (int64_t step = 0; step < expected.size(1); ++step) {
+      EXPECT_LE((logits - expected_logits.select(1, step)).abs().max().item<double>(), 1e-4) << c.model << " step " << step;
       tokens.push_back(logits.argmax(-1));
       if (step + 1 < expected.size(1)) logits = decode_step(model, *state, tokens.back());
     }

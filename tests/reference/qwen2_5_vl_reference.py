@@ -117,8 +117,11 @@ def run_case(model, processor, images, seqs_of_tokens, rng, response=False, gene
         model.generation_config.pad_token_id = PAD
         with torch.no_grad():
             gen = model.generate(input_ids=ids, attention_mask=mask, pixel_values=proc["pixel_values"],
-                                 image_grid_thw=grid, mm_token_type_ids=mm, max_new_tokens=NEW_TOKENS, do_sample=False)
-        out["generated"] = gen[:, ids.shape[1]:].contiguous()
+                                 image_grid_thw=grid, mm_token_type_ids=mm, max_new_tokens=NEW_TOKENS, do_sample=False,
+                                 return_dict_in_generate=True, output_logits=True)
+        out["generated"] = gen.sequences[:, ids.shape[1]:].contiguous()
+        # The logits of every decoding step: token choices alone hardly depend on positions in a random model.
+        out["generated_logits"] = torch.stack(gen.logits, 1).float()
     return {k: v.contiguous() for k, v in out.items()}
 
 
