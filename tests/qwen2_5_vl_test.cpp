@@ -354,4 +354,20 @@ TEST(Qwen25VlModel, CudaFloat32LogitsMatchTransformers) {
   }
 }
 
+TEST(Qwen25VlBackbone, OptionsSetPixelsImageSizeAndFreezeVision) {
+  REQUIRE_REFERENCE();
+  BackboneOptions extra;
+  extra.image_size = 224;
+  extra.max_pixels = 28 * 28 * 16;
+  extra.freeze_vision = true;
+  auto backbone = load_backbone(ref.dir / "window", ml::Tokenizer(), {}, extra);
+  EXPECT_EQ(backbone->image_size(), 224);
+  EXPECT_EQ(backbone->image_token_count(), 16);  // 224x224 -> 112x112 under max_pixels: 8x8 patches, 4x4 tokens
+  for (const auto& p : backbone->module().named_parameters())
+    EXPECT_EQ(p.value().requires_grad(), backbone->group_of(p.key()) != ml::ParamGroup::Vision) << p.key();
+  EXPECT_EQ(backbone->config()["processor"]["size"]["longest_edge"], 28 * 28 * 16);
+  extra.min_pixels = 28 * 28 * 20;
+  EXPECT_THROW(load_backbone(ref.dir / "window", ml::Tokenizer(), {}, extra), Error);
+}
+
 }  // namespace

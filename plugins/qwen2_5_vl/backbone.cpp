@@ -243,13 +243,23 @@ std::unique_ptr<ml::Backbone> make_backbone(Config config, ProcessorConfig proce
   return std::make_unique<QwenBackbone>(std::move(config), processor, std::move(tokenizer), std::move(model), size);
 }
 
-std::unique_ptr<ml::Backbone> load_backbone(const fs::path& dir, ml::Tokenizer tokenizer, const ml::LoadOptions& options) {
+std::unique_ptr<ml::Backbone> load_backbone(const fs::path& dir, ml::Tokenizer tokenizer, const ml::LoadOptions& options,
+                                            const BackboneOptions& extra) {
   Json j = Json::parse(read_file(dir / "config.json"), nullptr, false);
   const std::string saved = j.is_object() ? j.value("torch_dtype", j.value("dtype", "float32")) : "float32";
   const torch::Dtype dtype = ml::parse_dtype(options.dtype.empty() ? saved : options.dtype);
   const torch::Device device = ml::parse_device(options.device.empty() ? "cpu" : options.device);
   Qwen2_5_VL model = load_model(dir, device, dtype);
-  return std::make_unique<QwenBackbone>(model->config, processor_of(j, dir), std::move(tokenizer), model, image_size_of(j));
+  ProcessorConfig processor = processor_of(j, dir);
+  if (extra.min_pixels > 0) processor.min_pixels = extra.min_pixels;
+  if (extra.max_pixels > 0) processor.max_pixels = extra.max_pixels;
+  if (processor.min_pixels > processor.max_pixels)
+    throw_bad_input("qwen2_5_vl: min_pixels " + std::to_string(processor.min_pixels) + " exceeds max_pixels " +
+                    std::to_string(processor.max_pixels));
+  const int64_t image_size = extra.image_size > 0 ? extra.image_size : image_size_of(j);
+  auto out = std::make_unique<QwenBackbone>(model->config, processor, std::move(tokenizer), model, image_size);
+  if (extra.freeze_vision) out->set_trainable(ml::ParamGroup::Vision, false);
+  return out;
 }
 
 MSTAR_REGISTER_BACKBONE(kArchitecture, make_backbone_from_config,

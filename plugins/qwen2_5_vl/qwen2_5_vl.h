@@ -242,8 +242,14 @@ std::unique_ptr<ml::Backbone> make_backbone(Config config, ProcessorConfig proce
 std::unique_ptr<ml::DecodeState> prefill(Qwen2_5_VL& model, const torch::Tensor& token_ids, const torch::Tensor& attention_mask,
                                          const ProcessedImages& images, int64_t max_new_tokens, torch::Tensor& last_logits);
 torch::Tensor decode_step(Qwen2_5_VL& model, ml::DecodeState& state, const torch::Tensor& tokens);
+// What a user sets on top of the checkpoint; 0 keeps the checkpoint's value.
+struct BackboneOptions {
+  int64_t image_size = 0;  // side of the square batch images (config "image_size", else 448)
+  int64_t min_pixels = 0, max_pixels = 0;  // the processor's bounds (preprocessor_config.json)
+  bool freeze_vision = false;              // requires_grad off on the vision tower (not the merger)
+};
 // A Hugging Face directory; its tokenizer.json is not read (the tokenizer is given).
 std::unique_ptr<ml::Backbone> load_backbone(const std::filesystem::path& dir, ml::Tokenizer tokenizer,
-                                            const ml::LoadOptions& options = {});
+                                            const ml::LoadOptions& options = {}, const BackboneOptions& extra = {});
 
 }  // namespace mstar::qwen2_5_vl
