@@ -9,6 +9,8 @@
 #include <fstream>
 #include <optional>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -52,12 +54,17 @@ const Reference& reference() {
     if (python.empty() || !fs::exists(python)) return Reference{{}, "no Python interpreter with the venv (" + python + ")"};
     if (std::system((python + " -c 'import transformers, PIL, safetensors' >/dev/null 2>&1").c_str()) != 0)
       return Reference{{}, python + " cannot import transformers, PIL and safetensors (run scripts/setup or pip install)"};
-    const fs::path tmp = dir.string() + ".tmp";
+    // ctest -j runs tests of this binary in parallel processes: each writes its own copy, the first rename wins.
+    const fs::path tmp = dir.string() + ".tmp" + std::to_string(::getpid());
     fs::remove_all(tmp);
     fs::create_directories(dir.parent_path());
     const std::string cmd = python + " " + kScript.string() + " " + tmp.string() + " > " + tmp.string() + ".log 2>&1";
     if (std::system(cmd.c_str()) != 0) return Reference{{}, "the reference script failed; see " + tmp.string() + ".log", true};
-    fs::rename(tmp, dir);
+    std::error_code ec;
+    fs::rename(tmp, dir, ec);
+    if (ec) fs::remove_all(tmp);  // another process got there first
+    fs::remove(tmp.string() + ".log");
+    if (!fs::exists(dir / "index.json")) return Reference{{}, "cannot move " + tmp.string() + " to " + dir.string(), true};
     return Reference{dir, ""};
   }();
   return ref;
