@@ -7,9 +7,14 @@
 #include <fstream>
 #include <set>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <torch/torch.h>
 
 #include "mstar/error.h"
+#include "mstar/artifact.h"
 #include "mstar/json.h"
 
 namespace mstar::ml {
@@ -269,6 +274,129 @@ void load_safetensors_into(const fs::path& file, const NamedTensors& targets) {
     read_into(in, file, p, e, cpu);
     torch::Tensor dst = target;  // shares storage with the target
     dst.copy_(cpu);
+  }
+}
+
+// ---- memory-mapped files and sharded checkpoints -----------------------------------
+
+struct MappedSafeTensors::Impl {
+  fs::path file;
+  Parsed parsed;
+  void* base = nullptr;
+  size_t length = 0;
+};
+
+MappedSafeTensors::MappedSafeTensors(const fs::path& file) : impl_(std::make_unique<Impl>()) {
+  impl_->file = file;
+  uint64_t size = 0;
+  {
+    std::ifstream in = open(file, size);
+    impl_->parsed = parse_header(in, file, size);
+  }
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw_io("cannot open safetensors file " + file.string());
+  impl_->length = static_cast<size_t>(size);
+  impl_->base = ::mmap(nullptr, impl_->length, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (impl_->base == MAP_FAILED) {
+    impl_->base = nullptr;
+    throw_io("cannot map safetensors file " + file.string() + " into memory");
+  }
+}
+
+MappedSafeTensors::~MappedSafeTensors() {
+  if (impl_ && impl_->base) ::munmap(impl_->base, impl_->length);
+}
+
+const fs::path& MappedSafeTensors::file() const { return impl_->file; }
+
+std::vector<std::string> MappedSafeTensors::names() const {
+  std::vector<std::string> out;
+  for (const auto& e : impl_->parsed.entries) out.push_back(e.name);
+  return out;
+}
+
+bool MappedSafeTensors::contains(const std::string& name) const {
+  for (const auto& e : impl_->parsed.entries)
+    if (e.name == name) return true;
+  return false;
+}
+
+torch::Tensor MappedSafeTensors::tensor(const std::string& name) const {
+  for (const auto& e : impl_->parsed.entries) {
+    if (e.name != name) continue;
+    // The mapping is read-only: the view is only ever a copy source.
+    char* data = static_cast<char*>(impl_->base) + impl_->parsed.data_start + e.begin;
+    return torch::from_blob(data, e.shape, torch::TensorOptions().dtype(e.dtype));
+  }
+  throw_bad_input("safetensors file " + impl_->file.string() + ": no tensor '" + name + "'");
+}
+
+void load_checkpoint_into(const fs::path& dir, const NamedTensors& targets,
+                          const std::function<std::string(const std::string&)>& rename) {
+  const fs::path single = dir / "model.safetensors", index_file = dir / "model.safetensors.index.json";
+  // checkpoint name -> shard file
+  std::vector<std::pair<std::string, fs::path>> placement;
+  if (fs::exists(index_file)) {
+    Json index;
+    try {
+      index = Json::parse(read_file(index_file));
+    } catch (const Json::exception& e) {
+      throw_bad_input(index_file.string() + ": not valid JSON: " + e.what());
+    }
+    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+      throw_bad_input(index_file.string() + ": no \"weight_map\" object");
+    for (const auto& [name, shard] : index["weight_map"].items()) {
+      if (!shard.is_string() || shard.get<std::string>().find('/') != std::string::npos)
+        throw_bad_input(index_file.string() + ": weight_map entry '" + name + "' must be a file name in " + dir.string());
+      placement.emplace_back(name, dir / shard.get<std::string>());
+    }
+  } else if (fs::exists(single)) {
+    MappedSafeTensors file(single);
+    for (const auto& name : file.names()) placement.emplace_back(name, single);
+  } else {
+    throw_io(dir.string() + ": neither model.safetensors nor model.safetensors.index.json");
+  }
+
+  std::map<std::string, torch::Tensor> wanted;
+  for (const auto& [name, t] : targets) wanted[name] = t;
+  std::map<fs::path, std::vector<std::pair<std::string, torch::Tensor>>> by_shard;
+  std::set<std::string> seen;
+  for (const auto& [name, shard] : placement) {
+    const std::string target = rename ? rename(name) : name;
+    if (target.empty()) continue;  // deliberately not loaded
+    auto it = wanted.find(target);
+    if (it == wanted.end())
+      throw_bad_input(shard.string() + ": unknown tensor '" + name + "' (the model has no such parameter)");
+    if (!seen.insert(target).second)
+      throw_bad_input(shard.string() + ": tensor '" + name + "' maps onto '" + target + "', which another tensor also fills");
+    by_shard[shard].emplace_back(name, it->second);
+  }
+  for (const auto& [name, t] : targets)
+    if (!seen.count(name))
+      throw_bad_input(dir.string() + ": missing tensor '" + name + "' (in no file of the checkpoint)");
+
+  torch::NoGradGuard no_grad;
+  for (const auto& [shard, entries] : by_shard) {
+    if (!fs::exists(shard))
+      throw_io(index_file.string() + " places tensor '" + entries.front().first + "' in " + shard.string() +
+               ", which does not exist (missing shard)");
+    MappedSafeTensors file(shard);
+    for (const auto& [name, target] : entries) {
+      if (!file.contains(name))
+        throw_bad_input(shard.string() + ": lacks tensor '" + name + "', which " + index_file.filename().string() +
+                        " places there");
+      const torch::Tensor src = file.tensor(name);
+      const bool convertible = src.is_floating_point() && target.is_floating_point();
+      if (src.scalar_type() != target.scalar_type() && !convertible)
+        throw_bad_input(shard.string() + ", tensor '" + name + "': dtype " + safetensors_dtype(src.scalar_type()) +
+                        " but the model expects " + safetensors_dtype(target.scalar_type()));
+      if (src.sizes() != target.sizes())
+        throw_bad_input(shard.string() + ", tensor '" + name + "': shape " + shape_text(src.sizes().vec()) +
+                        " but the model expects " + shape_text(target.sizes().vec()));
+      torch::Tensor dst = target;  // shares storage with the target
+      dst.copy_(src);
+    }
   }
 }
 

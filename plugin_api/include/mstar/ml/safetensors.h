@@ -8,7 +8,9 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,5 +47,38 @@ SafeTensors load_safetensors(const std::filesystem::path& file);
 // present with the same dtype and shape, and the file must hold no other
 // tensor; otherwise Error(BadInput) naming the file and the tensor.
 void load_safetensors_into(const std::filesystem::path& file, const NamedTensors& targets);
+
+// A safetensors file mapped into memory (read-only, validated as
+// load_safetensors() validates). tensor() is a CPU view of the mapping, no
+// copy, valid while this object lives: loading a large checkpoint this way
+// holds one converted tensor at a time rather than the whole file.
+class MappedSafeTensors {
+ public:
+  explicit MappedSafeTensors(const std::filesystem::path& file);
+  ~MappedSafeTensors();
+  MappedSafeTensors(const MappedSafeTensors&) = delete;
+  MappedSafeTensors& operator=(const MappedSafeTensors&) = delete;
+  const std::filesystem::path& file() const;
+  std::vector<std::string> names() const;  // in file order
+  bool contains(const std::string& name) const;
+  // Throws Error(BadInput) naming the file and the tensor when absent.
+  torch::Tensor tensor(const std::string& name) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Hugging Face weights in `dir`: model.safetensors, or the shards that
+// model.safetensors.index.json maps names to. Copied into `targets` (any
+// dtype and device: a floating-point tensor converts to the target's
+// floating dtype, other dtypes must match), one tensor at a time. `rename`
+// maps a checkpoint name onto a target name (identity when not given; an
+// empty result skips the tensor). Strict:
+// a missing shard, a tensor the index places in a shard that lacks it, an
+// unknown or missing tensor, a shape or dtype mismatch and a corrupt file
+// are Error(BadInput) naming the file and the tensor.
+void load_checkpoint_into(const std::filesystem::path& dir, const NamedTensors& targets,
+                          const std::function<std::string(const std::string&)>& rename = {});
 
 }  // namespace mstar::ml

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Reference numbers for backbone/qwen2_5_vl from Hugging Face transformers.
+
+Builds two tiny random Qwen2.5-VL models, saves them with save_pretrained
+and writes, per model and case, what tests/qwen2_5_vl_test.cpp compares
+against (safetensors + one JSON index):
+
+  window: window attention with full-attention blocks at
+          fullatt_block_indexes, GQA, untied head; saved sharded
+          (model.safetensors.index.json).
+  tied:   full attention in every vision block, no GQA, tied head, one file.
+
+Cases: "single" (one image, a TFQ-like prompt and a 32-token response,
+teacher-forced) and "batch" (two prompts with images of different sizes,
+left-padded, plus greedy generation). Images go through the slow Pillow
+image processor (use_fast=False), one downscaled past max_pixels and one
+upscaled. Token ids are drawn from a small vocabulary with Qwen's chat
+structure (<|im_start|> role ... <|im_end|>, <|vision_start|>
+<|image_pad|>* <|vision_end|>) so the fixtures stay small; the tokenizer is
+tested on its own.
+
+Usage: qwen2_5_vl_reference.py OUT_DIR   (a few seconds on one core)
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+VOCAB = 300
+IM_START, IM_END, VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD = 290, 291, 292, 293, 294, 295
+PAD = 0
+MIN_PIXELS, MAX_PIXELS = 56 * 56, 28 * 28 * 30
+RESPONSE_LEN = 32
+NEW_TOKENS = 6
+
+
+def config(name):
+    common = dict(image_token_id=IMAGE_PAD, video_token_id=VIDEO_PAD, vision_start_token_id=VISION_START,
+                  vision_end_token_id=VISION_END)
+    text = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=3, rms_norm_eps=1e-6,
+                max_position_embeddings=512, bos_token_id=IM_START, eos_token_id=IM_END, pad_token_id=PAD,
+                rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]})
+    vision = dict(hidden_size=32, intermediate_size=48, num_heads=2, out_hidden_size=64, patch_size=14,
+                  spatial_merge_size=2, temporal_patch_size=2, tokens_per_second=2)
+    if name == "window":
+        text.update(num_attention_heads=4, num_key_value_heads=2)
+        vision.update(depth=4, window_size=56, fullatt_block_indexes=[1, 3])
+        return Qwen2_5_VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False, **common)
+    text.update(num_attention_heads=4, num_key_value_heads=4)
+    vision.update(depth=2, window_size=112, fullatt_block_indexes=[0, 1])
+    return Qwen2_5_VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=True, **common)
+
+
+def image(seed, height, width):
+    """A smooth gradient with noise: exercises both the filter and the clipping."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x * 255.0 / max(width - 1, 1), y * 255.0 / max(height - 1, 1), (x + y) % 64 * 4.0], -1)
+    noisy = base + rng.normal(0, 40, size=base.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def words(rng, n):
+    return [int(t) for t in rng.integers(1, 280, size=n)]
+
+
+def prompt_ids(rng, image_tokens, user_words):
+    ids = [IM_START] + words(rng, 1) + words(rng, 6) + [IM_END]  # system turn
+    ids += [IM_START] + words(rng, 1) + [VISION_START] + [IMAGE_PAD] * image_tokens + [VISION_END]
+    ids += words(rng, user_words) + [IM_END] + [IM_START] + words(rng, 1)  # ... <|im_start|>assistant
+    return ids
+
+
+def left_pad(seqs):
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), PAD, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, width - len(s):] = torch.tensor(s)
+        mask[i, width - len(s):] = 1
+    return ids, mask
+
+
+def run_case(model, processor, images, seqs_of_tokens, rng, response=False, generate=False):
+    proc = processor(images=[Image.fromarray(im) for im in images], return_tensors="pt")
+    grid = proc["image_grid_thw"]
+    counts = (grid.prod(-1) // 4).tolist()
+    seqs = [prompt_ids(rng, counts[i], seqs_of_tokens[i]) for i in range(len(images))]
+    out = {}
+    if response:
+        resp = words(rng, RESPONSE_LEN - 1) + [IM_END]
+        out["response_start"] = torch.tensor([len(seqs[0])], dtype=torch.long)
+        seqs = [seqs[0] + resp]
+    ids, mask = left_pad(seqs)
+    mm = (ids == IMAGE_PAD).int()
+    with torch.no_grad():
+        position_ids, deltas = model.model.get_rope_index(ids, mm_token_type_ids=mm, image_grid_thw=grid,
+                                                          attention_mask=mask)
+        logits = model(input_ids=ids, attention_mask=mask, pixel_values=proc["pixel_values"], image_grid_thw=grid,
+                       mm_token_type_ids=mm).logits.float()
+    logp = torch.log_softmax(logits, -1)
+    token_logprobs = torch.zeros(ids.shape, dtype=torch.float32)
+    token_logprobs[:, 1:] = logp[:, :-1].gather(-1, ids[:, 1:, None])[..., 0]
+    out.update(input_ids=ids, attention_mask=mask, mm_token_type_ids=mm.long(), pixel_values=proc["pixel_values"],
+               image_grid_thw=grid, position_ids=position_ids, rope_deltas=deltas.reshape(-1), logits=logits,
+               token_logprobs=token_logprobs * mask)
+    for i, im in enumerate(images):
+        out[f"image{i}"] = torch.from_numpy(im.copy())
+    if generate:
+        model.generation_config.eos_token_id = None
+        model.generation_config.pad_token_id = PAD
+        with torch.no_grad():
+            gen = model.generate(input_ids=ids, attention_mask=mask, pixel_values=proc["pixel_values"],
+                                 image_grid_thw=grid, mm_token_type_ids=mm, max_new_tokens=NEW_TOKENS, do_sample=False,
+                                 return_dict_in_generate=True, output_logits=True)
+        out["generated"] = gen.sequences[:, ids.shape[1]:].contiguous()
+        # The logits of every decoding step: token choices alone hardly depend on positions in a random model.
+        out["generated_logits"] = torch.stack(gen.logits, 1).float()
+    return {k: v.contiguous() for k, v in out.items()}
+
+
+def main():
+    out_dir = sys.argv[1]
+    os.makedirs(out_dir, exist_ok=True)
+    torch.set_num_threads(1)
+    processor = Qwen2VLImageProcessorPil(min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS)
+    index = {"min_pixels": MIN_PIXELS, "max_pixels": MAX_PIXELS, "response_len": RESPONSE_LEN,
+             "new_tokens": NEW_TOKENS, "image_token_id": IMAGE_PAD, "models": {}}
+    for seed, name in enumerate(["window", "tied"]):
+        torch.manual_seed(1000 + seed)
+        model = Qwen2_5_VLForConditionalGeneration(config(name)).eval()
+        model_dir = os.path.join(out_dir, name)
+        # The window model is sharded so that the index path is exercised.
+        model.save_pretrained(model_dir, max_shard_size="100KB" if name == "window" else "1GB")
+        processor.save_pretrained(model_dir)
+        rng = np.random.default_rng(7 + seed)
+        cases = {
+            # 100x140 -> 112x140 (no window divides it evenly); 260x200 -> past max_pixels, downscaled.
+            "single": run_case(model, processor, [image(1, 100, 140)], [12], rng, response=True),
+            # 40x61 is upscaled to 56x56 (min_pixels); batch rows differ in length -> left padding.
+            "batch": run_case(model, processor, [image(2, 260, 200), image(3, 40, 61)], [9, 3], rng, generate=True),
+        }
+        for case, tensors in cases.items():
+            save_file(tensors, os.path.join(out_dir, f"{name}_{case}.safetensors"))
+        index["models"][name] = {"dir": name, "cases": sorted(cases)}
+    with open(os.path.join(out_dir, "index.json"), "w") as f:
+        json.dump(index, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
