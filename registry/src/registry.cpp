@@ -16,32 +16,44 @@ Registry::Registry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Registry::~Registry() = default;
 
 std::unique_ptr<Registry> Registry::open(const fs::path& db, OpenMode mode) {
+  const std::string location = db.string();
+  const bool postgres = detail::is_postgres_url(location);
+  const fs::path shown = postgres ? fs::path(detail::redact_url(location)) : db;
+  const bool read_only = mode == OpenMode::ReadOnly;
   try {
-    int flags = SQLITE_OPEN_READONLY;
-    if (mode == OpenMode::ReadOnly) {
-      if (!fs::exists(db)) {
-        throw Error(ErrorCategory::Io, fmt::format("registry database {} does not exist", db.string()));
-      }
-    } else {
-      flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (!postgres && read_only && !fs::exists(db)) {
+      throw Error(ErrorCategory::Io, fmt::format("registry database {} does not exist", db.string()));
+    }
+    if (!postgres && !read_only && db.has_parent_path()) {
       std::error_code ec;
-      if (db.has_parent_path()) fs::create_directories(db.parent_path(), ec);
+      fs::create_directories(db.parent_path(), ec);
       if (ec) {
         throw Error(ErrorCategory::Io, fmt::format("registry {}: cannot create directory {}: {}", db.string(),
                                                    db.parent_path().string(), ec.message()));
       }
     }
-    auto impl = std::make_unique<Impl>(db, mode, detail::Connection(db, flags));
-    impl->configure();
+    // A fresh SQLite file opened by several processes at once may report
+    // busy while switching to WAL: retried like any transaction.
+    auto conn = detail::retry_busy(shown, "open", [&] {
+      return postgres ? detail::open_postgres(location, read_only) : detail::open_sqlite(db, read_only);
+    });
+    auto impl = std::make_unique<Impl>(shown, mode, std::move(conn));
     impl->prepare_schema();
-    logger().debug("opened registry {} ({}, schema version {})", db.string(),
-                mode == OpenMode::ReadOnly ? "read-only" : "read-write", impl->version);
+    logger().debug("opened registry {} ({}, schema version {})", shown.string(),
+                   read_only ? "read-only" : "read-write", impl->version);
     return std::unique_ptr<Registry>(new Registry(std::move(impl)));
-  } catch (const detail::SqliteError& e) {
-    const int primary = e.code() & 0xff;
-    const bool cannot_write = mode == OpenMode::ReadWrite && (primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY);
+  } catch (const Error& e) {
+    if (e.category() != ErrorCategory::Io || !postgres) throw;
+    const std::string msg = e.what();
+    if (msg.find("cannot connect") == std::string::npos) throw;
     throw Error(ErrorCategory::Io,
-                fmt::format("registry {}: {}{}", db.string(), e.what(),
+                msg + "; expected a reachable PostgreSQL server and a role that may connect to that database "
+                      "(check host, port, user, password and database in the URL, or MSTAR_REGISTRY)");
+  } catch (const detail::DbError& e) {
+    const bool cannot_write = !postgres && !read_only &&
+                              (e.kind() == detail::DbError::Kind::CannotOpen || e.kind() == detail::DbError::Kind::ReadOnly);
+    throw Error(ErrorCategory::Io,
+                fmt::format("registry {}: {}{}", shown.string(), e.what(),
                             cannot_write ? "; recording needs the file and its folder writable (SQLite's WAL mode "
                                            "writes -wal and -shm files beside it): check permissions, a read-only "
                                            "mount or free space, or give another registry with --registry"
@@ -52,7 +64,7 @@ std::unique_ptr<Registry> Registry::open(const fs::path& db, OpenMode mode) {
 const fs::path& Registry::path() const { return impl_->path; }
 OpenMode Registry::mode() const { return impl_->mode; }
 int Registry::schema_version() const { return impl_->version; }
-sqlite3* Registry::handle() { return impl_->db(); }
+bool Registry::is_postgres() const { return impl_->db().backend() == detail::Backend::Postgres; }
 
 void Registry::upsert_sweep(const SweepRecord& sweep) {
   impl_->write("upsert sweep " + sweep.id, [&] {
@@ -94,7 +106,7 @@ void Registry::set_run_status(const std::string& run_id, const std::string& stat
       UPDATE runs SET status = ?2, reason = ?3, finished = coalesce(?4, finished) WHERE id = ?1)sql");
     st.bind(1, run_id).bind(2, status).bind(3, reason).bind_time_or_null(4, finished);
     st.run();
-    if (sqlite3_changes(impl_->db()) == 0) {
+    if (st.changes() == 0) {
       throw Error(ErrorCategory::Io, fmt::format("registry {}: no run '{}'", impl_->path.string(), run_id));
     }
   });
@@ -169,12 +181,11 @@ void Registry::set_summaries(const std::string& cache_key, const std::map<std::s
 }
 
 std::string Registry::integrity_check() const {
-  return impl_->read("integrity check", [&] {
-    Statement st(impl_->db(), "PRAGMA integrity_check");
-    std::string out;
-    while (st.step()) out += (out.empty() ? "" : "\n") + st.text(0);
-    return out;
-  });
+  return impl_->read("integrity check", [&] { return impl_->db().integrity_check(); });
+}
+
+std::vector<std::string> Registry::schema_sql() const {
+  return impl_->read("read the schema", [&] { return impl_->db().schema_sql(); });
 }
 
 }  // namespace mstar::registry

@@ -9,7 +9,7 @@ namespace mstar {
 
 struct Paths {
   std::filesystem::path home;
-  std::filesystem::path registry;  // home/registry.db unless --registry
+  std::filesystem::path registry;  // home/registry.db unless --registry / MSTAR_REGISTRY (a file or a postgresql:// URL)
   std::filesystem::path store;     // home/store unless --store
 
   std::filesystem::path artifact(const std::string& key) const { return store / key.substr(0, 2) / key; }
