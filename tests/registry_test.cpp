@@ -345,6 +345,15 @@ TEST_P(RegistryTest, ReingestCreatesNoDuplicates) {
   reg->append_metrics({points[5]});
   EXPECT_EQ(raw_query(db_, "SELECT count(*) FROM metrics"), "100");
   EXPECT_EQ(reg->metrics("ck", {"loss"}).at(5).value, 42);
+  // The same point twice in one batch (and more rows than one statement
+  // takes): the later one wins.
+  std::vector<MetricPoint> batch;
+  for (int step = 0; step < 450; ++step) batch.push_back({"ck2", step % 300, "loss", double(step), 1.0});
+  reg->append_metrics(batch);
+  const auto stored = reg->metrics("ck2", {"loss"});
+  ASSERT_EQ(stored.size(), 300u);
+  EXPECT_EQ(stored.at(10).value, 310);
+  EXPECT_EQ(stored.at(200).value, 200);
 }
 
 std::string query_plan(const fs::path& file, const std::string& sql) {

@@ -2,7 +2,10 @@
 // transaction through Impl::write (BEGIN IMMEDIATE, retried on busy).
 #include "mstar/registry/registry.h"
 
+#include <algorithm>
+#include <optional>
 #include <system_error>
+#include <unordered_set>
 
 #include "impl.h"
 #include "values.h"
@@ -154,13 +157,54 @@ void Registry::upsert_node_run(const NodeRunRecord& nr) {
 
 void Registry::append_metrics(const std::vector<MetricPoint>& points) {
   if (points.empty()) return;
-  impl_->write(fmt::format("append {} metric points", points.size()), [&] {
+  const size_t per_statement = impl_->db().rows_per_insert();
+  // A point repeated within the batch: the last one wins, as if written one
+  // by one. (PostgreSQL refuses one statement that upserts a row twice.)
+  std::vector<const MetricPoint*> kept;
+  kept.reserve(points.size());
+  if (per_statement == 1) {
+    for (const MetricPoint& p : points) kept.push_back(&p);
+  } else {
+    struct Hash {
+      size_t operator()(const MetricPoint* p) const {
+        const size_t h = std::hash<std::string_view>{}(p->cache_key) * 31 + std::hash<std::string_view>{}(p->key);
+        return h * 31 + std::hash<int64_t>{}(p->step);
+      }
+    };
+    struct Same {
+      bool operator()(const MetricPoint* a, const MetricPoint* b) const {
+        return a->step == b->step && a->key == b->key && a->cache_key == b->cache_key;
+      }
+    };
+    std::unordered_set<const MetricPoint*, Hash, Same> seen(points.size());
+    for (auto it = points.rbegin(); it != points.rend(); ++it)
+      if (seen.insert(&*it).second) kept.push_back(&*it);
+    std::reverse(kept.begin(), kept.end());
+  }
+  // PostgreSQL: many rows per statement, one round trip each.
+  const size_t kRowsPerStatement = per_statement;
+  auto insert_sql = [](size_t rows) {
+    std::string sql = "INSERT INTO metrics(cache_key, step, key, value, time) VALUES ";
+    for (size_t r = 0; r < rows; ++r)
+      sql += fmt::format("{}(?{}, ?{}, ?{}, ?{}, ?{})", r ? ", " : "", 5 * r + 1, 5 * r + 2, 5 * r + 3, 5 * r + 4,
+                         5 * r + 5);
     // An upsert, not INSERT OR REPLACE: REPLACE deletes and re-inserts.
-    Statement st(impl_->db(), R"sql(
-      INSERT INTO metrics(cache_key, step, key, value, time) VALUES (?1, ?2, ?3, ?4, ?5)
-      ON CONFLICT(cache_key, key, step) DO UPDATE SET value = excluded.value, time = excluded.time)sql");
-    for (const MetricPoint& p : points) {  // `points` outlives each step: no copies
-      st.bind_static(1, p.cache_key).bind(2, p.step).bind_static(3, p.key).bind(4, p.value).bind(5, p.time);
+    return sql + " ON CONFLICT(cache_key, key, step) DO UPDATE SET value = excluded.value, time = excluded.time";
+  };
+  impl_->write(fmt::format("append {} metric points", points.size()), [&] {
+    std::optional<Statement> full;
+    for (size_t first = 0; first < kept.size(); first += kRowsPerStatement) {
+      const size_t rows = std::min(kRowsPerStatement, kept.size() - first);
+      std::optional<Statement> tail;
+      if (rows == kRowsPerStatement && !full) full.emplace(impl_->db(), insert_sql(rows));
+      if (rows != kRowsPerStatement) tail.emplace(impl_->db(), insert_sql(rows));
+      Statement& st = rows == kRowsPerStatement ? *full : *tail;
+      for (size_t r = 0; r < rows; ++r) {  // `points` outlives each step: no copies
+        const MetricPoint& p = *kept[first + r];
+        const int base = static_cast<int>(5 * r);
+        st.bind_static(base + 1, p.cache_key).bind(base + 2, p.step).bind_static(base + 3, p.key);
+        st.bind(base + 4, p.value).bind(base + 5, p.time);
+      }
       st.run();
       st.reset();
     }

@@ -72,26 +72,42 @@ void Registry::Impl::prepare_schema() {
     }
     return;
   }
-  // One ReadThenWrite transaction: opening an up-to-date database takes no
-  // write lock. Of several processes creating or migrating at once, one
-  // wins; the others' snapshots go stale, they retry and find it done. The
-  // backup must run before the first write: SQLite cannot back up from a
-  // connection inside a write transaction. It copies this transaction's
-  // snapshot, so it holds exactly what is migrated. PostgreSQL has no
-  // snapshot to go stale here: an advisory lock serialises the creators.
-  version = transact(Txn::ReadThenWrite, "prepare schema", [&] {
-    db().lock_schema();
-    const int found = stored_version(db());
-    if (found == kNotARegistry) refuse_foreign(path);
-    if (found > kSchemaVersion) refuse_newer(path, found);
-    if (found == kSchemaVersion) return found;
-    if (found == 0) {
+  // Opening an up-to-date database takes no write lock: one read first.
+  const int seen = read("read schema version", [&] { return stored_version(db()); });
+  if (seen == kNotARegistry) refuse_foreign(path);
+  if (seen > kSchemaVersion) refuse_newer(path, seen);
+  if (seen == kSchemaVersion) {
+    version = seen;
+    return;
+  }
+  if (seen == 0) {
+    // Creating: the write lock up front, so that of several processes
+    // creating at once the others wait for it (SQLite's busy timeout; a
+    // read transaction upgraded to a write one would fail at once instead)
+    // and then find the schema made. PostgreSQL: an advisory lock.
+    version = transact(Txn::Write, "create schema", [&] {
+      db().lock_schema();
+      const int found = stored_version(db());
+      if (found != 0) return found;
       db().exec(schema_v1_sql());
       migrate(db(), 1);
       db().after_schema_change();
       logger().info("created registry {} (schema version {})", path.string(), kSchemaVersion);
       return kSchemaVersion;
-    }
+    });
+    if (version == kSchemaVersion) return;
+  }
+  // Migrating: one ReadThenWrite transaction. Of several processes migrating
+  // at once, one wins; the others' snapshots go stale, they retry and find
+  // it done. The backup must run before the first write: SQLite cannot back
+  // up from a connection inside a write transaction. It copies this
+  // transaction's snapshot, so it holds exactly what is migrated.
+  version = transact(Txn::ReadThenWrite, "migrate schema", [&] {
+    db().lock_schema();
+    const int found = stored_version(db());
+    if (found == kNotARegistry) refuse_foreign(path);
+    if (found > kSchemaVersion) refuse_newer(path, found);
+    if (found == kSchemaVersion) return found;
     const std::string backup = db().backup_before_migration(found);
     migrate(db(), found);
     db().after_schema_change();

@@ -99,6 +99,9 @@ class Connection {
   // Before a migration: a copy of the database; returns where, or "" when
   // the backend keeps none (PostgreSQL migrates in one DDL transaction).
   virtual std::string backup_before_migration(int old_version) = 0;
+  // Rows per multi-row INSERT for bulk writes: a round trip per statement
+  // is PostgreSQL's cost; SQLite is fastest with one reused statement.
+  virtual size_t rows_per_insert() const { return 1; }
   // After inserting rows with explicit rowids (registry copy): the next
   // implicit rowid must follow them (PostgreSQL: the identity sequence).
   virtual void after_explicit_rowids(std::string_view /*table*/) {}

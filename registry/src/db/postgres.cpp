@@ -256,6 +256,7 @@ class PgConnection final : public Connection {
   }
   void lock_schema() override { run(conn_, "SELECT pg_advisory_xact_lock(7310412)", {}, "lock the schema"); }
   std::string backup_before_migration(int) override { return ""; }
+  size_t rows_per_insert() const override { return 200; }
   void after_explicit_rowids(std::string_view table) override {
     const std::string t(table);
     run(conn_, fmt::format("SELECT setval(pg_get_serial_sequence('{0}', 'rowid'), "

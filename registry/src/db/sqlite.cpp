@@ -165,21 +165,12 @@ class SqliteConnection final : public Connection {
       throw DbError(kind_of(rc) == DbError::Kind::Busy ? DbError::Kind::Busy : DbError::Kind::CannotOpen,
                     fmt::format("cannot open: {} (sqlite code {})", msg, rc), rc);
     }
-    check(db_, sqlite3_busy_timeout(db_, kBusyTimeoutMs), "busy_timeout");
-    // Scans of large metric tables read pages straight from the OS cache.
-    exec("PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -65536");
-    if (read_only) {
-      exec("PRAGMA query_only = ON");
-      return;
+    try {
+      configure(read_only);
+    } catch (...) {
+      sqlite3_close_v2(db_);  // the destructor does not run for a throwing constructor
+      throw;
     }
-    // Switching to WAL needs a lock: a fresh database opened by several
-    // processes at once may report busy here (the caller retries).
-    SqliteStatement wal(db_, "PRAGMA journal_mode = WAL");
-    wal.step();
-    if (wal.text(0) != "wal") throw DbError(DbError::Kind::Other, "cannot enable WAL (journal_mode is " + wal.text(0) + ")");
-    // NORMAL is durable across process crashes in WAL mode; only a power
-    // loss may lose the last transactions, never consistency.
-    exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
   }
   ~SqliteConnection() override { sqlite3_close_v2(db_); }
 
@@ -219,6 +210,25 @@ class SqliteConnection final : public Connection {
   std::string backup_before_migration(int old_version) override;
 
  private:
+  void configure(bool read_only) {
+    check(db_, sqlite3_busy_timeout(db_, kBusyTimeoutMs), "busy_timeout");
+    // Scans of large metric tables read pages straight from the OS cache.
+    exec("PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -65536");
+    if (read_only) {
+      exec("PRAGMA query_only = ON");
+      return;
+    }
+    // Switching to WAL needs a lock: a fresh database opened by several
+    // processes at once may report busy here (the caller retries).
+    SqliteStatement wal(db_, "PRAGMA journal_mode = WAL");
+    wal.step();
+    if (wal.text(0) != "wal")
+      throw DbError(DbError::Kind::Other, "cannot enable WAL (journal_mode is " + wal.text(0) + ")");
+    // NORMAL is durable across process crashes in WAL mode; only a power
+    // loss may lose the last transactions, never consistency.
+    exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
+  }
+
   std::vector<std::string> column0(const char* sql) {
     SqliteStatement st(db_, sql);
     std::vector<std::string> out;

@@ -65,9 +65,9 @@ class Registry {
   // Replaces all params of the run; keys are flattened (see flatten_params).
   void set_params(const std::string& run_id, const std::map<std::string, Json>& flat);
   void upsert_node_run(const NodeRunRecord& node_run);
-  // One transaction, one prepared statement. A point with the same
-  // (cache_key, key, step) as a stored one replaces it: re-ingesting a
-  // metrics file creates no duplicates.
+  // One transaction (PostgreSQL: 200 points per statement). A point with the same
+  // (cache_key, key, step) as a stored one (or a later one in `points`)
+  // replaces it: re-ingesting a metrics file creates no duplicates.
   void append_metrics(const std::vector<MetricPoint>& points);
   // Replaces all summaries of the node instance.
   void set_summaries(const std::string& cache_key, const std::map<std::string, double>& values);
