@@ -78,6 +78,32 @@ TEST(RegistryPostgres, UnreachableAndRefusedConnectionsNameTheUrlWithoutPassword
   EXPECT_NE(msg.find("holds no registry tables yet"), std::string::npos) << msg;
 }
 
+// The server ends the connection mid-run: the next write fails with an
+// Error(Io) that says so and names the registry.
+TEST(RegistryPostgres, DroppedConnection) {
+  MSTAR_REQUIRE_POSTGRES();
+  const std::string url = PostgresServer::instance().fresh_url() + "&application_name=dropped_" +
+                          std::to_string(::getpid());
+  auto reg = Registry::open(url, OpenMode::ReadWrite);
+  RunRecord r;
+  r.id = "before";
+  r.status = "running";
+  reg->upsert_run(r);
+  PostgresServer::instance().exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+                                  "'dropped_" + std::to_string(::getpid()) + "'");
+  r.id = "after";
+  try {
+    reg->upsert_run(r);
+    FAIL() << "wrote on a terminated connection";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(e.category(), ErrorCategory::Io) << msg;
+    EXPECT_NE(msg.find(url), std::string::npos) << msg;
+    EXPECT_NE(msg.find("connection"), std::string::npos) << msg;
+  }
+  EXPECT_TRUE(Registry::open(url, OpenMode::ReadOnly)->get_run("before"));  // what was committed stays
+}
+
 // Two processes write one PostgreSQL registry at once, both creating it.
 TEST(RegistryPostgres, TwoWriterProcesses) {
   MSTAR_REQUIRE_POSTGRES();
