@@ -11,7 +11,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 PACKAGES=(
   build-essential cmake ninja-build ccache git pkg-config python3-venv
   libboost-dev libboost-filesystem-dev libboost-program-options-dev libboost-system-dev
-  libssl-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libssl-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libpq-dev postgresql libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libstb-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev chromium
   chromium-driver libjs-chart.js slurm-wlm munge

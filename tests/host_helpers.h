@@ -53,6 +53,8 @@ class Sandbox {
     bp::environment e = boost::this_process::environment();
     e.set("MSTAR_HOME", home().string());
     e.erase("MSTAR_PLUGIN_PATH");
+    if (registry_url_.empty()) e.erase("MSTAR_REGISTRY");
+    else e.set("MSTAR_REGISTRY", registry_url_);
     return e;
   }
   static std::string mstar() { return std::string(MSTAR_BINARY_DIR) + "/mstar"; }
@@ -76,12 +78,17 @@ class Sandbox {
     return bp::child(mstar(), bp::args(args), bp::std_out > (dir_ / "bg.out").string(),
                      bp::std_err > (dir_ / "bg.err").string(), bp::std_in.close(), env());
   }
+  // Where commands record (MSTAR_REGISTRY): a postgresql:// URL, or "" for
+  // home()/registry.db.
+  void use_registry(const std::string& url) { registry_url_ = url; }
+  fs::path registry_location() const { return registry_url_.empty() ? home() / "registry.db" : fs::path(registry_url_); }
   std::unique_ptr<registry::Registry> registry() const {
-    return registry::Registry::open(home() / "registry.db", registry::OpenMode::ReadOnly);
+    return registry::Registry::open(registry_location(), registry::OpenMode::ReadOnly);
   }
 
  private:
   fs::path dir_;
+  std::string registry_url_;
 };
 
 // Node runs of the single run of a registry, by node name.

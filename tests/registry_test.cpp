@@ -1,7 +1,10 @@
-// Tests of the results registry against real SQLite files, one fresh
-// directory per test.
+// Tests of the results registry against both backends: a real SQLite file in
+// a fresh directory, and a fresh schema on a real PostgreSQL server
+// (pg_server.h). SQLite-only behaviour (backup files, WAL locks, the query
+// planner) is in RegistrySqliteTest.
 #include "mstar/registry/registry.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -18,21 +21,39 @@
 #include <unistd.h>
 
 #include "mstar/error.h"
+#include "db/dialect.h"
+#include "mstar/registry/copy.h"
+#include "mstar/registry/query.h"
 #include "mstar/registry/schema.h"
+#include "pg_server.h"
 
 namespace mstar::registry {
 namespace {
 
 namespace fs = std::filesystem;
 
-class RegistryTest : public ::testing::Test {
+using testing::Backend;
+using testing::PostgresServer;
+
+bool is_url(const fs::path& db) { return db.string().rfind("postgresql://", 0) == 0; }
+
+class RegistryTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("mstar_registry_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
+    std::string name = info->name();
+    std::replace(name.begin(), name.end(), '/', '_');
+    dir_ = fs::temp_directory_path() / ("mstar_registry_" + name + "_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     db_ = dir_ / "sub" / "registry.db";  // open() creates "sub"
+    if (GetParam() == Backend::Postgres) {
+      MSTAR_REQUIRE_POSTGRES();
+      db_ = PostgresServer::instance().fresh_url();
+    }
+  }
+  // Another empty registry of the same backend.
+  fs::path another(const std::string& file) const {
+    return GetParam() == Backend::Postgres ? fs::path(PostgresServer::instance().fresh_url()) : dir_ / file;
   }
   void TearDown() override {
     std::error_code ec;
@@ -41,6 +62,7 @@ class RegistryTest : public ::testing::Test {
 
   // Runs SQL on a raw connection and returns the first column of the first row.
   static std::string raw_query(const fs::path& db, const std::string& sql) {
+    if (is_url(db)) return PostgresServer::query(db.string(), sql);
     sqlite3* conn = nullptr;
     EXPECT_EQ(sqlite3_open(db.c_str(), &conn), SQLITE_OK);
     std::string out;
@@ -71,6 +93,8 @@ class RegistryTest : public ::testing::Test {
   fs::path dir_, db_;
 };
 
+class RegistrySqliteTest : public RegistryTest {};
+
 NodeRunRecord make_node_run(const std::string& run, const std::string& node, const std::string& status) {
   NodeRunRecord nr;
   nr.run_id = run;
@@ -82,7 +106,7 @@ NodeRunRecord make_node_run(const std::string& run, const std::string& node, con
   return nr;
 }
 
-TEST_F(RegistryTest, FlattenParams) {
+TEST_P(RegistryTest, FlattenParams) {
   const Json nested = {{"train", {{"kl_coef", 0.01}, {"reward", {{"plugin", "reward/tfq"}, {"format_weight", 0.5}}}}},
                        {"base", {{"sizes", {1, 2}}, {"empty", Json::object()}}}};
   const auto flat = flatten_params(nested);
@@ -96,7 +120,7 @@ TEST_F(RegistryTest, FlattenParams) {
   EXPECT_THROW(flatten_params(Json::array({1})), Error);
 }
 
-TEST_F(RegistryTest, WriteAndReadBack) {
+TEST_P(RegistryTest, WriteAndReadBack) {
   auto reg = Registry::open(db_, OpenMode::ReadWrite);
   EXPECT_EQ(reg->schema_version(), kSchemaVersion);
   EXPECT_EQ(reg->integrity_check(), "ok");
@@ -197,7 +221,7 @@ TEST_F(RegistryTest, WriteAndReadBack) {
   EXPECT_EQ(reg->integrity_check(), "ok");
 }
 
-TEST_F(RegistryTest, PrefixLookup) {
+TEST_P(RegistryTest, PrefixLookup) {
   auto reg = Registry::open(db_, OpenMode::ReadWrite);
   for (const char* id : {"abc123", "abd456", "abc789", "ff", "ffe"}) reg->upsert_run(make_run(id));
   EXPECT_EQ(reg->get_run("abd")->id, "abd456");
@@ -216,7 +240,7 @@ TEST_F(RegistryTest, PrefixLookup) {
   }
 }
 
-TEST_F(RegistryTest, ReadOnly) {
+TEST_P(RegistryTest, ReadOnly) {
   try {
     Registry::open(db_, OpenMode::ReadOnly);
     FAIL() << "opened a missing database";
@@ -224,22 +248,37 @@ TEST_F(RegistryTest, ReadOnly) {
     EXPECT_EQ(e.category(), ErrorCategory::Io);
     EXPECT_NE(std::string(e.what()).find(db_.string()), std::string::npos) << e.what();
   }
-  EXPECT_FALSE(fs::exists(db_));
+  if (!is_url(db_)) {
+    EXPECT_FALSE(fs::exists(db_));
+  }
 
   Registry::open(db_, OpenMode::ReadWrite)->upsert_run(make_run("r1"));
   auto ro = Registry::open(db_, OpenMode::ReadOnly);
   EXPECT_EQ(ro->get_run("r1")->name, "trial-r1");
   EXPECT_THROW(ro->upsert_run(make_run("r2")), Error);
-  EXPECT_NE(sqlite3_exec(ro->handle(), "INSERT INTO meta(key, value) VALUES ('x', 'y')", nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  for (const char* sql : {"INSERT INTO meta(key, value) VALUES ('x', 'y')", "DELETE FROM runs",
+                          "WITH d AS (DELETE FROM runs RETURNING id) SELECT * FROM d", "DROP TABLE runs"}) {
+    try {
+      run_readonly_sql(*ro, sql);
+      ADD_FAILURE() << "registry sql ran " << sql;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.category(), ErrorCategory::BadInput) << e.what();
+    }
+  }
+  EXPECT_EQ(to_text(run_readonly_sql(*ro, "SELECT name FROM runs WHERE id = ?1", {"r1"}).rows.at(0).at(0)),
+            "trial-r1");
   EXPECT_EQ(ro->list_runs().size(), 1u);
 }
 
-TEST_F(RegistryTest, MigratesV1InPlaceWithBackup) {
-  fs::create_directories(db_.parent_path());
-  raw_query(db_, std::string(schema_v1_sql()));
+TEST_P(RegistryTest, MigratesV1InPlaceWithBackup) {
+  if (!is_url(db_)) fs::create_directories(db_.parent_path());
+  // A v1 registry built by hand, in the backend's dialect.
+  auto ddl = [&](std::string_view sql) {
+    return is_url(db_) ? detail::dialect::postgres_ddl(sql) : std::string(sql);
+  };
+  raw_query(db_, ddl(schema_v1_sql()));
   raw_query(db_, R"sql(
-    INSERT INTO sweeps VALUES ('sw', 'old', '{}', 1, 1);
+    INSERT INTO sweeps(id, name, config_json, created, updated) VALUES ('sw', 'old', '{}', 1, 1);
     INSERT INTO runs(id, sweep_id, name, status, created, seed, config_json)
       VALUES ('old-run', 'sw', 'legacy', 'done', 5, 3, '{"a":1}');
     INSERT INTO params VALUES ('old-run', 'train.lr', 'number', '0.001', 0.001);
@@ -248,11 +287,13 @@ TEST_F(RegistryTest, MigratesV1InPlaceWithBackup) {
 
   auto reg = Registry::open(db_, OpenMode::ReadWrite);
   EXPECT_EQ(reg->schema_version(), 2);
-  fs::path backup = db_;
-  backup += ".bak-v1";
-  ASSERT_TRUE(fs::exists(backup));
-  EXPECT_EQ(raw_query(backup, "SELECT value FROM meta WHERE key = 'schema_version'"), "1");
-  EXPECT_EQ(raw_query(backup, "SELECT name FROM runs"), "legacy");
+  if (!is_url(db_)) {  // PostgreSQL migrates in one transaction, without a backup file
+    fs::path backup = db_;
+    backup += ".bak-v1";
+    ASSERT_TRUE(fs::exists(backup));
+    EXPECT_EQ(raw_query(backup, "SELECT value FROM meta WHERE key = 'schema_version'"), "1");
+    EXPECT_EQ(raw_query(backup, "SELECT name FROM runs"), "legacy");
+  }
 
   const auto run = reg->get_run("old");
   ASSERT_TRUE(run);
@@ -273,7 +314,7 @@ TEST_F(RegistryTest, MigratesV1InPlaceWithBackup) {
   EXPECT_EQ(Registry::open(db_, OpenMode::ReadOnly)->schema_version(), 2);
 }
 
-TEST_F(RegistryTest, RefusesNewerAndForeignDatabases) {
+TEST_P(RegistryTest, RefusesNewerAndForeignDatabases) {
   Registry::open(db_, OpenMode::ReadWrite).reset();
   raw_query(db_, "UPDATE meta SET value = '3' WHERE key = 'schema_version'");
   for (OpenMode mode : {OpenMode::ReadWrite, OpenMode::ReadOnly}) {
@@ -288,12 +329,13 @@ TEST_F(RegistryTest, RefusesNewerAndForeignDatabases) {
       EXPECT_NE(msg.find("up to 2"), std::string::npos) << msg;
     }
   }
-  const fs::path foreign = dir_ / "foreign.db";
-  raw_query(foreign, "CREATE TABLE t(x)");
+  if (!is_url(db_)) fs::create_directories(dir_);
+  const fs::path foreign = another("foreign.db");
+  raw_query(foreign, "CREATE TABLE t(x INTEGER)");
   EXPECT_THROW(Registry::open(foreign, OpenMode::ReadWrite), Error);
 }
 
-TEST_F(RegistryTest, ReingestCreatesNoDuplicates) {
+TEST_P(RegistryTest, ReingestCreatesNoDuplicates) {
   auto reg = Registry::open(db_, OpenMode::ReadWrite);
   std::vector<MetricPoint> points;
   for (int step = 0; step < 100; ++step) points.push_back({"ck", step, "loss", 1.0 / (step + 1), double(step)});
@@ -303,25 +345,36 @@ TEST_F(RegistryTest, ReingestCreatesNoDuplicates) {
   reg->append_metrics({points[5]});
   EXPECT_EQ(raw_query(db_, "SELECT count(*) FROM metrics"), "100");
   EXPECT_EQ(reg->metrics("ck", {"loss"}).at(5).value, 42);
+  // The same point twice in one batch (and more rows than one statement
+  // takes): the later one wins.
+  std::vector<MetricPoint> batch;
+  for (int step = 0; step < 450; ++step) batch.push_back({"ck2", step % 300, "loss", double(step), 1.0});
+  reg->append_metrics(batch);
+  const auto stored = reg->metrics("ck2", {"loss"});
+  ASSERT_EQ(stored.size(), 300u);
+  EXPECT_EQ(stored.at(10).value, 310);
+  EXPECT_EQ(stored.at(200).value, 200);
 }
 
-std::string query_plan(sqlite3* db, const std::string& sql) {
+std::string query_plan(const fs::path& file, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
   EXPECT_EQ(sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &st, nullptr), SQLITE_OK);
   std::string plan;
   while (sqlite3_step(st) == SQLITE_ROW) plan += reinterpret_cast<const char*>(sqlite3_column_text(st, 3));
   sqlite3_finalize(st);
+  sqlite3_close(db);
   return plan;
 }
 
 // The query shapes of docs/registry.md use the primary key, not a scan.
-TEST_F(RegistryTest, MetricQueriesUseThePrimaryKey) {
+TEST_P(RegistrySqliteTest, MetricQueriesUseThePrimaryKey) {
   Registry::open(db_, OpenMode::ReadWrite).reset();
-  auto reg = Registry::open(db_, OpenMode::ReadOnly);
-  EXPECT_NE(query_plan(reg->handle(), "SELECT cache_key, value FROM metrics WHERE key = 'k' AND step = 5")
+  EXPECT_NE(query_plan(db_, "SELECT cache_key, value FROM metrics WHERE key = 'k' AND step = 5")
                 .find("ANY(cache_key) AND key=? AND step=?"),
             std::string::npos);
-  EXPECT_NE(query_plan(reg->handle(), "SELECT value FROM metrics WHERE cache_key = 'c' AND key = 'k'")
+  EXPECT_NE(query_plan(db_, "SELECT value FROM metrics WHERE cache_key = 'c' AND key = 'k'")
                 .find("PRIMARY KEY (cache_key=? AND key=?)"),
             std::string::npos);
 }
@@ -344,9 +397,10 @@ void write_runs(const fs::path& db, const std::string& prefix, int runs) {
   }
 }
 
-TEST_F(RegistryTest, ConcurrentWriterProcesses) {
+TEST_P(RegistryTest, ConcurrentWriterProcesses) {
   // The children also race to create the database.
-  constexpr int kChildren = 4, kRuns = 500;
+  constexpr int kChildren = 4;
+  const int kRuns = is_url(db_) ? 150 : 500;  // a PostgreSQL transaction costs a round trip
   std::vector<pid_t> children;
   for (int c = 0; c < kChildren; ++c) {
     const pid_t pid = ::fork();
@@ -378,7 +432,7 @@ TEST_F(RegistryTest, ConcurrentWriterProcesses) {
   EXPECT_EQ(reg->integrity_check(), "ok");
 }
 
-TEST_F(RegistryTest, ConcurrentWriterThreads) {
+TEST_P(RegistryTest, ConcurrentWriterThreads) {
   constexpr int kThreads = 4, kRuns = 100;
   Registry::open(db_, OpenMode::ReadWrite).reset();
   std::vector<std::thread> threads;
@@ -411,7 +465,7 @@ TEST_F(RegistryTest, ConcurrentWriterThreads) {
 }
 
 // A write waits (busy_timeout) for a lock held by another connection.
-TEST_F(RegistryTest, WaitsForAnotherWriter) {
+TEST_P(RegistrySqliteTest, WaitsForAnotherWriter) {
   auto reg = Registry::open(db_, OpenMode::ReadWrite);
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open(db_.c_str(), &other), SQLITE_OK);
@@ -441,7 +495,7 @@ std::pair<double, double> timed(F&& fn) {
 
 // 1M points: ingest rate and the query shapes of docs/registry.md.
 // Timing-sensitive, so opt-in: MSTAR_REGISTRY_BENCH=1. Asserts on CPU time.
-TEST_F(RegistryTest, MetricsThroughput) {
+TEST_P(RegistrySqliteTest, MetricsThroughput) {
   if (!std::getenv("MSTAR_REGISTRY_BENCH")) GTEST_SKIP() << "set MSTAR_REGISTRY_BENCH=1 to run";
   auto reg = Registry::open(db_, OpenMode::ReadWrite);
   constexpr int kNodes = 100, kKeys = 10, kSteps = 1000, kBatch = 10'000, kPoints = kNodes * kKeys * kSteps;
@@ -460,13 +514,14 @@ TEST_F(RegistryTest, MetricsThroughput) {
   std::printf("ingest: %.0f points/s (wall), %.0f points/s (cpu)\n", kPoints / ingest_wall, kPoints / ingest_cpu);
   EXPECT_GE(kPoints / ingest_cpu, 200'000);
   reg.reset();
-  reg = Registry::open(db_, OpenMode::ReadOnly);  // as the query engine will
+  sqlite3* ro = nullptr;  // read-only, as the query engine opens it
+  ASSERT_EQ(sqlite3_open_v2(db_.c_str(), &ro, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
 
   auto time_query = [&](const char* sql) {
     int rows = 0;
     const auto [wall, cpu] = timed([&] {
       sqlite3_stmt* st = nullptr;
-      EXPECT_EQ(sqlite3_prepare_v2(reg->handle(), sql, -1, &st, nullptr), SQLITE_OK);
+      EXPECT_EQ(sqlite3_prepare_v2(ro, sql, -1, &st, nullptr), SQLITE_OK);
       while (sqlite3_step(st) == SQLITE_ROW) ++rows;
       sqlite3_finalize(st);
     });
@@ -476,7 +531,12 @@ TEST_F(RegistryTest, MetricsThroughput) {
   EXPECT_LT(time_query("SELECT cache_key, key, max(value) FROM metrics GROUP BY cache_key, key"), 250);
   EXPECT_LT(time_query("SELECT cache_key, max(value) FROM metrics WHERE key = 'metric/3' GROUP BY cache_key"), 250);
   EXPECT_LT(time_query("SELECT cache_key, value FROM metrics WHERE key = 'metric/3' AND step = 500"), 50);
+  sqlite3_close(ro);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, RegistryTest, ::testing::Values(Backend::Sqlite, Backend::Postgres),
+                         testing::backend_name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, RegistrySqliteTest, ::testing::Values(Backend::Sqlite), testing::backend_name);
 
 }  // namespace
 }  // namespace mstar::registry

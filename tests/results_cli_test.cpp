@@ -10,28 +10,38 @@
 #include <gtest/gtest.h>
 
 #include "mstar/json.h"
+#include "pg_server.h"
 #include "results_helpers.h"
 
 namespace mstar::testing {
 namespace {
 
-class ResultsCli : public ::testing::Test {
+// Once per backend: the sweep recorded into an SQLite file, or into a fresh
+// schema of the test PostgreSQL server (MSTAR_REGISTRY).
+class ResultsCli : public ::testing::TestWithParam<Backend> {
  protected:
-  static void SetUpTestSuite() {
-    sb_ = new Sandbox();
-    run_metrics_sweep(*sb_, "rq", "{train.scale: [1, 2, 4], train.steps: [10, 20]}", "[1, 2, 3]");
+  void SetUp() override {
+    if (GetParam() == Backend::Postgres) MSTAR_REQUIRE_POSTGRES();
+    Sandbox*& sb = sandboxes_[static_cast<int>(GetParam())];
+    if (sb) return;
+    sb = new Sandbox();
+    if (GetParam() == Backend::Postgres) sb->use_registry(PostgresServer::instance().fresh_url());
+    run_metrics_sweep(*sb, "rq", "{train.scale: [1, 2, 4], train.steps: [10, 20]}", "[1, 2, 3]");
   }
   static void TearDownTestSuite() {
-    delete sb_;
-    sb_ = nullptr;
+    for (Sandbox*& sb : sandboxes_) {
+      delete sb;
+      sb = nullptr;
+    }
   }
+  const Sandbox& sandbox() const { return *sandboxes_[static_cast<int>(GetParam())]; }
 
-  static CommandResult ok(const std::vector<std::string>& args) {
-    CommandResult r = run_fresh(*sb_, args);
+  CommandResult ok(const std::vector<std::string>& args) {
+    CommandResult r = run_fresh(sandbox(), args);
     EXPECT_EQ(r.code(), 0) << "mstar " << ::testing::PrintToString(args) << "\n" << r.out << r.err;
     return r;
   }
-  static Json json(const std::vector<std::string>& args) {
+  Json json(const std::vector<std::string>& args) {
     const CommandResult r = ok(args);
     try {
       return Json::parse(r.out);
@@ -47,12 +57,12 @@ class ResultsCli : public ::testing::Test {
     return out;
   }
 
-  static Sandbox* sb_;
+  static Sandbox* sandboxes_[2];
 };
 
-Sandbox* ResultsCli::sb_ = nullptr;
+Sandbox* ResultsCli::sandboxes_[2] = {nullptr, nullptr};
 
-TEST_F(ResultsCli, GroupByAggregatesSeedsWithHandComputedCi) {
+TEST_P(ResultsCli, GroupByAggregatesSeedsWithHandComputedCi) {
   const Json rows = json({"results", "rq", "--where", "params.train.steps = 10", "--group-by", "train.scale",
                           "--metric", "train.value,train.loss@max", "--metric", "train.final_loss", "--agg",
                           "mean,std,ci95,count", "--format", "json"});
@@ -79,7 +89,7 @@ TEST_F(ResultsCli, GroupByAggregatesSeedsWithHandComputedCi) {
             "train.scale,train.steps,runs,train.final_loss:mean,train.final_loss:ci95\n4,10,3,0.4,0\n2,10,3,0.2,0\n");
 }
 
-TEST_F(ResultsCli, WhereWithOrNotInAndSeriesSelectors) {
+TEST_P(ResultsCli, WhereWithOrNotInAndSeriesSelectors) {
   const CommandResult r =
       ok({"results", "rq", "--where",
           "(params.train.scale = 1 or params.train.scale = 4) and not seed in (2) and "
@@ -98,7 +108,7 @@ TEST_F(ResultsCli, WhereWithOrNotInAndSeriesSelectors) {
   EXPECT_EQ(none.size(), 0u);
 }
 
-TEST_F(ResultsCli, PivotIsTheAblationTable) {
+TEST_P(ResultsCli, PivotIsTheAblationTable) {
   const CommandResult csv = ok({"results", "rq", "-g", "train.scale", "--pivot", "train.steps", "-m",
                                 "train.final_loss", "--format", "csv"});
   EXPECT_EQ(csv.out,
@@ -114,27 +124,27 @@ TEST_F(ResultsCli, PivotIsTheAblationTable) {
   EXPECT_EQ(rows[2], "|           1 | 2 ± 2.484      | 2 ± 2.484      |");
 }
 
-TEST_F(ResultsCli, BadInputIsReportedWithTheColumn) {
-  CommandResult r = run_fresh(*sb_, {"results", "rq", "--where", "params.train.lr >= "});
+TEST_P(ResultsCli, BadInputIsReportedWithTheColumn) {
+  CommandResult r = run_fresh(sandbox(), {"results", "rq", "--where", "params.train.lr >= "});
   EXPECT_EQ(r.code(), 2);
   EXPECT_NE(r.err.find("--where: column 20: expected a value after '>='\n  params.train.lr >= \n" +
                        std::string(2 + 19, ' ') + "^"),
             std::string::npos)
       << r.err;
-  r = run_fresh(*sb_, {"results", "nosuchsweep"});
+  r = run_fresh(sandbox(), {"results", "nosuchsweep"});
   EXPECT_EQ(r.code(), 2);
   EXPECT_NE(r.err.find("no sweep or run 'nosuchsweep'"), std::string::npos) << r.err;
-  r = run_fresh(*sb_, {"results", "rq", "--agg", "avg"});
+  r = run_fresh(sandbox(), {"results", "rq", "--agg", "avg"});
   EXPECT_EQ(r.code(), 2);
   EXPECT_NE(r.err.find("unknown aggregate 'avg'"), std::string::npos) << r.err;
-  r = run_fresh(*sb_, {"results", "rq", "--format", "xml"});
+  r = run_fresh(sandbox(), {"results", "rq", "--format", "xml"});
   EXPECT_EQ(r.code(), 2);
-  r = run_fresh(*sb_, {"results", "rq", "-m", "train.loss@best"});
+  r = run_fresh(sandbox(), {"results", "rq", "-m", "train.loss@best"});
   EXPECT_EQ(r.code(), 2);
   EXPECT_NE(r.err.find("unknown selector '@best'"), std::string::npos) << r.err;
 }
 
-TEST_F(ResultsCli, MetricsDiffAndExport) {
+TEST_P(ResultsCli, MetricsDiffAndExport) {
   const Json runs = json({"results", "rq", "--where", "params.train.scale = 2 and params.train.steps = 10",
                           "--columns", "seed", "--format", "json"});
   ASSERT_EQ(runs.size(), 3u);
@@ -148,7 +158,7 @@ TEST_F(ResultsCli, MetricsDiffAndExport) {
   const CommandResult csv = ok({"metrics", a.substr(0, 8)});
   EXPECT_EQ(lines(csv.out).size(), 1u + 2 * 10u) << "header + loss and acc";
   EXPECT_EQ(lines(csv.out)[0], "node,key,step,value,time");
-  CommandResult bad = run_fresh(*sb_, {"metrics", a, "train", "--key", "los"});
+  CommandResult bad = run_fresh(sandbox(), {"metrics", a, "train", "--key", "los"});
   EXPECT_EQ(bad.code(), 2);
   EXPECT_NE(bad.err.find("has no metric 'los' (its keys: acc, loss)"), std::string::npos) << bad.err;
 
@@ -177,7 +187,7 @@ TEST_F(ResultsCli, MetricsDiffAndExport) {
   EXPECT_EQ(rows[0].rfind("run,sweep,name,status,seed,created,started,finished,", 0), 0u) << rows[0];
   for (const char* col : {"params.train.scale", "params.train.steps", "metrics.train.final_loss", "metrics.train.value"})
     EXPECT_NE(rows[0].find(col), std::string::npos) << col;
-  const fs::path out = sb_->dir() / "points.jsonl";
+  const fs::path out = sandbox().dir() / "points.jsonl";
   ok({"export", "rq", "--series", "--format", "jsonl", "-o", out.string()});
   const auto points = lines(slurp(out));
   EXPECT_EQ(points.size(), 9u * 2 * 10 + 9u * 2 * 20);
@@ -185,13 +195,13 @@ TEST_F(ResultsCli, MetricsDiffAndExport) {
   for (const char* k : {"run", "node", "key", "step", "value", "time"}) EXPECT_TRUE(first.contains(k)) << k;
 }
 
-TEST_F(ResultsCli, RegistrySqlRefusesWrites) {
+TEST_P(ResultsCli, RegistrySqlRefusesWrites) {
   const Json n = json({"registry", "sql", "SELECT count(*) AS n FROM runs WHERE sweep_id = ?1", "--arg", "rq",
                        "--format", "json"});
   EXPECT_EQ(n[0]["n"], 18);
   for (const char* sql : {"DELETE FROM runs", "DROP TABLE metrics", "UPDATE runs SET status = 'failed'",
                           "PRAGMA query_only = OFF", "ATTACH 'x.db' AS x"}) {
-    const CommandResult r = run_fresh(*sb_, {"registry", "sql", sql});
+    const CommandResult r = run_fresh(sandbox(), {"registry", "sql", sql});
     EXPECT_EQ(r.code(), 2) << sql;
     EXPECT_NE(r.err.find("refused"), std::string::npos) << sql << ": " << r.err;
   }
@@ -201,8 +211,8 @@ TEST_F(ResultsCli, RegistrySqlRefusesWrites) {
   EXPECT_NE(ok({"registry", "schema"}).out.find("CREATE TABLE metrics"), std::string::npos);
 }
 
-TEST_F(ResultsCli, PlotsAreWellFormedSvg) {
-  const fs::path line = sb_->dir() / "plots" / "line.svg";
+TEST_P(ResultsCli, PlotsAreWellFormedSvg) {
+  const fs::path line = sandbox().dir() / "plots" / "line.svg";
   ok({"plot", "line", "rq", "--x", "train.steps", "--y", "train.final_loss", "--group", "train.scale", "--logx",
       "-o", line.string()});
   std::string svg = slurp(line);
@@ -213,7 +223,7 @@ TEST_F(ResultsCli, PlotsAreWellFormedSvg) {
   EXPECT_EQ(count_of(svg, "<polyline"), 3u) << "one line per scale";
   EXPECT_EQ(count_of(svg, "stroke-width=\"2.5\""), 3u) << "three legend keys";
 
-  const fs::path bar = sb_->dir() / "plots" / "bar.svg";
+  const fs::path bar = sandbox().dir() / "plots" / "bar.svg";
   ok({"plot", "bar", "rq", "--x", "train.scale", "--y", "train.value", "--group", "train.steps", "-o",
       bar.string()});
   svg = slurp(bar);
@@ -222,7 +232,7 @@ TEST_F(ResultsCli, PlotsAreWellFormedSvg) {
   EXPECT_NE(svg.find(">train.steps</text>"), std::string::npos);
   EXPECT_EQ(count_of(svg, "<rect"), 1u + 6u + 2u) << "background, 3 scales x 2 step counts, 2 legend keys";
 
-  const fs::path curve = sb_->dir() / "plots" / "curve.svg";
+  const fs::path curve = sandbox().dir() / "plots" / "curve.svg";
   ok({"plot", "curve", "rq", "--key", "train.loss", "--group", "train.scale", "--where", "params.train.steps = 20",
       "--smooth", "0.5", "-o", curve.string()});
   svg = slurp(curve);
@@ -231,14 +241,14 @@ TEST_F(ResultsCli, PlotsAreWellFormedSvg) {
   EXPECT_NE(svg.find(">step</text>"), std::string::npos);
   EXPECT_EQ(count_of(svg, "<polyline"), 3u);
 
-  CommandResult r = run_fresh(*sb_, {"plot", "line", "rq", "--x", "train.scale", "-o", (sb_->dir() / "x.svg").string()});
+  CommandResult r = run_fresh(sandbox(), {"plot", "line", "rq", "--x", "train.scale", "-o", (sandbox().dir() / "x.svg").string()});
   EXPECT_EQ(r.code(), 2);
   EXPECT_NE(r.err.find("give --x FIELD and --y FIELD"), std::string::npos) << r.err;
-  r = run_fresh(*sb_, {"plot", "pie", "rq", "-o", (sb_->dir() / "x.svg").string()});
+  r = run_fresh(sandbox(), {"plot", "pie", "rq", "-o", (sandbox().dir() / "x.svg").string()});
   EXPECT_EQ(r.code(), 2);
 }
 
-TEST_F(ResultsCli, EveryCommandHasHelpWithAnExample) {
+TEST_P(ResultsCli, EveryCommandHasHelpWithAnExample) {
   for (const char* cmd : {"results", "metrics", "diff", "plot", "report", "export"}) {
     const CommandResult r = ok({cmd, "--help"});
     EXPECT_NE(r.out.find("usage: mstar " + std::string(cmd)), std::string::npos) << r.out;
@@ -251,6 +261,8 @@ TEST_F(ResultsCli, EveryCommandHasHelpWithAnExample) {
   EXPECT_NE(ok({"registry", "--help"}).out.find("mstar registry sql"), std::string::npos);
   EXPECT_NE(ok({"--help"}).out.find("  results "), std::string::npos);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ResultsCli, ::testing::Values(Backend::Sqlite, Backend::Postgres), backend_name);
 
 }  // namespace
 }  // namespace mstar::testing

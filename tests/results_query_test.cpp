@@ -17,6 +17,7 @@
 #include "mstar/registry/query.h"
 #include "mstar/registry/registry.h"
 #include "mstar/registry/report.h"
+#include "pg_server.h"
 #include "results_helpers.h"
 
 namespace mstar::testing {
@@ -40,11 +41,12 @@ double local_time(int y, int mo, int d) {
 //   eval.accuracy   = (grpo 0.6 | sft 0.5) + 10 * lr + 0.01 * seed
 //   train.reward    = seed * [0 1 2 3 4 5 4 3 2 1] at steps 0..9 (solo: 1, NaN, 3)
 //   data.images     = 1000, one node instance shared by all sft runs
-class ResultsQuery : public ::testing::Test {
+// One registry per backend (an SQLite file; a fresh schema of the test
+// PostgreSQL server), built on first use with hand-picked values.
+class ResultsQuery : public ::testing::TestWithParam<Backend> {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new Sandbox();
-    auto reg = Registry::open(db(), OpenMode::ReadWrite);
+  static void build(const fs::path& where) {
+    auto reg = Registry::open(where, OpenMode::ReadWrite);
     reg->upsert_sweep({"abl", "abl", Json{{"grid", {{"train.algo", {"grpo", "sft"}}}}}, 0, 0});
     int n = 0;
     auto add = [&](const std::string& algo, double lr, int seed, const std::string& status) {
@@ -105,10 +107,21 @@ class ResultsQuery : public ::testing::Test {
   static void TearDownTestSuite() {
     delete dir_;
     dir_ = nullptr;
+    locations_.clear();
   }
-  static fs::path db() { return dir_->dir() / "registry.db"; }
+  fs::path db() const { return locations_.at(GetParam()); }
+  bool postgres() const { return GetParam() == Backend::Postgres; }
 
-  void SetUp() override { reg_ = Registry::open(db(), OpenMode::ReadOnly); }
+  void SetUp() override {
+    if (postgres()) MSTAR_REQUIRE_POSTGRES();
+    if (!dir_) dir_ = new Sandbox();
+    if (!locations_.count(GetParam())) {
+      const fs::path where = postgres() ? fs::path(PostgresServer::instance().fresh_url()) : dir_->dir() / "registry.db";
+      build(where);
+      locations_[GetParam()] = where;
+    }
+    reg_ = Registry::open(db(), OpenMode::ReadOnly);
+  }
 
   size_t count(const std::string& where, const std::vector<std::string>& targets = {}) {
     Results res(*reg_, targets, Filter::parse(where));
@@ -116,10 +129,12 @@ class ResultsQuery : public ::testing::Test {
   }
 
   static Sandbox* dir_;
+  static std::map<Backend, fs::path> locations_;
   std::unique_ptr<Registry> reg_;
 };
 
 Sandbox* ResultsQuery::dir_ = nullptr;
+std::map<Backend, fs::path> ResultsQuery::locations_;
 
 // ------------------------------------------------------------ parsing
 
@@ -259,7 +274,7 @@ TEST(ResultsFilter, LikeMatching) {
 
 // ------------------------------------------------------------ evaluation
 
-TEST_F(ResultsQuery, LogicOverTheRegistry) {
+TEST_P(ResultsQuery, LogicOverTheRegistry) {
   EXPECT_EQ(count(""), 14u);
   EXPECT_EQ(count("", {"abl"}), 13u);
   EXPECT_EQ(count("", {"solo1", "r00"}), 2u);
@@ -283,7 +298,7 @@ TEST_F(ResultsQuery, LogicOverTheRegistry) {
   EXPECT_EQ(count("created >= '2021-01-01 00:00'"), 13u);
 }
 
-TEST_F(ResultsQuery, ThreeValuedLogicWithMissingValues) {
+TEST_P(ResultsQuery, ThreeValuedLogicWithMissingValues) {
   // solo has no train.algo: the comparison is unknown, and so is its negation.
   EXPECT_EQ(count("not params.train.algo = 'grpo'"), 6u);
   EXPECT_EQ(count("not (params.train.algo = 'grpo') or params.train.algo is null"), 7u);
@@ -295,7 +310,7 @@ TEST_F(ResultsQuery, ThreeValuedLogicWithMissingValues) {
   EXPECT_EQ(count("params.train.note is null"), 14u);
 }
 
-TEST_F(ResultsQuery, NumbersCompareAsNumbersStringsAsStrings) {
+TEST_P(ResultsQuery, NumbersCompareAsNumbersStringsAsStrings) {
   EXPECT_EQ(count("params.train.size = 10"), 1u) << "the string \"10\" read as a number against a number";
   EXPECT_EQ(count("params.train.size < 9"), 0u);
   EXPECT_EQ(count("params.train.size < '9'"), 1u) << "string against string: '10' < '9'";
@@ -308,13 +323,13 @@ TEST_F(ResultsQuery, NumbersCompareAsNumbersStringsAsStrings) {
   EXPECT_EQ(count("3 <= seed"), 6u);
 }
 
-TEST_F(ResultsQuery, SummariesAndSharedInstances) {
+TEST_P(ResultsQuery, SummariesAndSharedInstances) {
   EXPECT_EQ(count("metrics.eval.accuracy > 0.7"), 3u);
   EXPECT_EQ(count("metrics.data.images = 1000"), 6u);
   EXPECT_EQ(count("metrics.data.images is null"), 8u);
 }
 
-TEST_F(ResultsQuery, SeriesSelectors) {
+TEST_P(ResultsQuery, SeriesSelectors) {
   EXPECT_EQ(count("metrics.train.reward@max >= 10"), 8u);
   EXPECT_EQ(count("metrics.train.reward@max = 3"), 1u) << "NaN points are skipped by max (solo)";
   EXPECT_EQ(count("metrics.train.reward@last = 2"), 4u);
@@ -387,7 +402,7 @@ TEST(ResultsStats, ParseAggs) {
   EXPECT_THROW(parse_aggs(""), Error);
 }
 
-TEST_F(ResultsQuery, GroupedTableAggregatesSeeds) {
+TEST_P(ResultsQuery, GroupedTableAggregatesSeeds) {
   Results res(*reg_, {"abl"}, Filter::parse("status = 'done'"));
   TableSpec spec;
   spec.group_by = {"train.algo", "params.train.lr"};
@@ -424,7 +439,7 @@ TEST_F(ResultsQuery, GroupedTableAggregatesSeeds) {
   EXPECT_THROW(results_table(res, spec), Error);
 }
 
-TEST_F(ResultsQuery, PivotRendersAParamAsColumns) {
+TEST_P(ResultsQuery, PivotRendersAParamAsColumns) {
   Results res(*reg_, {"abl"}, Filter::parse("status = 'done'"));
   TableSpec spec;
   spec.group_by = {"train.algo"};
@@ -449,7 +464,7 @@ TEST_F(ResultsQuery, PivotRendersAParamAsColumns) {
   EXPECT_NE(md.find("| grpo       | 0.63 ± 0.02484 | 0.72 ± 0.02484 |"), std::string::npos) << md;
 }
 
-TEST_F(ResultsQuery, PerRunTableShowsTheSweptParams) {
+TEST_P(ResultsQuery, PerRunTableShowsTheSweptParams) {
   Results res(*reg_, {"abl"}, Filter::parse("status = 'done' and seed = 1"));
   const Table t = results_table(res, TableSpec{});
   EXPECT_EQ(t.columns, (std::vector<std::string>{"run", "status", "train.algo", "train.lr", "data.images",
@@ -481,14 +496,16 @@ TEST(ResultsRender, FormatsKeepTypes) {
 
 // ------------------------------------------------------------ read-only SQL
 
-TEST_F(ResultsQuery, RegistrySqlIsReadOnly) {
+TEST_P(ResultsQuery, RegistrySqlIsReadOnly) {
   Table t = run_readonly_sql(*reg_, "SELECT count(*) AS n FROM runs WHERE sweep_id = ?1", {"abl"});
   ASSERT_EQ(t.rows.size(), 1u);
   EXPECT_EQ(t.columns[0], "n");
   EXPECT_DOUBLE_EQ(std::get<double>(t.rows[0][0]), 13);
   t = run_readonly_sql(*reg_, "  select key, value from summaries where cache_key = 'data-shared'; -- done\n");
   ASSERT_EQ(t.rows.size(), 1u);
-  t = run_readonly_sql(*reg_, "PRAGMA table_info(runs)");
+  t = run_readonly_sql(*reg_, postgres() ? "SELECT column_name FROM information_schema.columns WHERE table_name = "
+                                           "'runs' AND table_schema = current_schema()"
+                                         : "PRAGMA table_info(runs)");
   EXPECT_GT(t.rows.size(), 5u);
   t = run_readonly_sql(*reg_, "WITH x AS (SELECT 1 AS a) SELECT a FROM x");
   EXPECT_EQ(t.rows.size(), 1u);
@@ -515,7 +532,9 @@ TEST_F(ResultsQuery, RegistrySqlIsReadOnly) {
     run_readonly_sql(*reg_, "SELECT nope FROM runs");
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("no such column: nope"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(postgres() ? "column \"nope\" does not exist" : "no such column: nope"),
+              std::string::npos)
+        << e.what();
   }
   auto rw = Registry::open(db(), OpenMode::ReadWrite);
   EXPECT_THROW(run_readonly_sql(*rw, "SELECT 1"), Error) << "only on read-only connections";
@@ -576,7 +595,7 @@ TEST(ResultsPlot, LineChartSvgIsWellFormedAndLabelled) {
   EXPECT_NE(plot::render_svg(empty).find("no data"), std::string::npos);
 }
 
-TEST_F(ResultsQuery, ChartsFromResults) {
+TEST_P(ResultsQuery, ChartsFromResults) {
   Results res(*reg_, {"abl"}, Filter::parse("status = 'done'"));
   ChartSpec spec;
   spec.x = "train.lr";
@@ -621,7 +640,7 @@ TEST_F(ResultsQuery, ChartsFromResults) {
   }
 }
 
-TEST_F(ResultsQuery, ReportIsSelfContained) {
+TEST_P(ResultsQuery, ReportIsSelfContained) {
   ReportOptions opt;
   opt.targets = {"abl"};
   const std::string html = render_report(*reg_, opt);
@@ -635,6 +654,8 @@ TEST_F(ResultsQuery, ReportIsSelfContained) {
                            "train.lr=0.01", "0.72 ± 0.02484", "&quot;train.algo&quot;"})
     EXPECT_NE(html.find(text), std::string::npos) << text;
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ResultsQuery, ::testing::Values(Backend::Sqlite, Backend::Postgres), backend_name);
 
 }  // namespace
 }  // namespace mstar::testing

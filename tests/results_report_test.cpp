@@ -13,6 +13,7 @@
 
 #include "mstar/error.h"
 #include "mstar/registry/query.h"
+#include "pg_server.h"
 #include "results_helpers.h"
 
 namespace mstar::testing {
@@ -120,8 +121,14 @@ TEST(ResultsReport, ConsoleCheckSeesErrors) {
 // `meet` node (one instance, its seed pinned) that waits at a barrier for
 // the other host's; under load the hosts' runs would otherwise not always
 // overlap (this test once failed for that reason alone).
-TEST(ResultsConcurrency, TwoHostsWriteOneRegistry) {
+class ResultsConcurrency : public ::testing::TestWithParam<Backend> {};
+
+TEST_P(ResultsConcurrency, TwoHostsWriteOneRegistry) {
   Sandbox sb;
+  if (GetParam() == Backend::Postgres) {
+    MSTAR_REQUIRE_POSTGRES();
+    sb.use_registry(PostgresServer::instance().fresh_url());
+  }
   constexpr int kSteps = 5000;
   const std::string barrier = (sb.dir() / "barrier").string();
   auto experiment = [&](const std::string& name, const std::string& scales) {
@@ -139,12 +146,13 @@ TEST(ResultsConcurrency, TwoHostsWriteOneRegistry) {
   bp::child ca = start(a, "a"), cb = start(b, "b");
 
   // A reader meanwhile: queries may see partial sweeps, never a lock error.
-  const fs::path db = sb.home() / "registry.db";
+  const fs::path db = sb.registry_location();
+  const bool postgres = GetParam() == Backend::Postgres;
   size_t queries = 0;
   std::vector<std::string> lock_errors;
   while (ca.running() || cb.running()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (!fs::exists(db)) continue;
+    if (!postgres && !fs::exists(db)) continue;
     try {
       auto reg = registry::Registry::open(db, registry::OpenMode::ReadOnly);
       registry::Results res(*reg, {}, registry::Filter::parse("metrics.train.loss@max > 0 or status = 'running'"));
@@ -182,8 +190,8 @@ TEST(ResultsConcurrency, TwoHostsWriteOneRegistry) {
   EXPECT_EQ(scalar("SELECT count(*) FROM runs"), 24);
   EXPECT_EQ(scalar("SELECT count(*) FROM node_runs WHERE status = 'done' AND node = 'train'"), 24);
   EXPECT_EQ(scalar("SELECT count(*) FROM metrics"), 24.0 * 2 * kSteps);
-  EXPECT_EQ(scalar("SELECT count(*) FROM (SELECT cache_key, key, count(*) AS n FROM metrics "
-                   "GROUP BY cache_key, key HAVING n = " + std::to_string(kSteps) + ")"),
+  EXPECT_EQ(scalar("SELECT count(*) FROM (SELECT cache_key, key FROM metrics "
+                   "GROUP BY cache_key, key HAVING count(*) = " + std::to_string(kSteps) + ") AS complete"),
             48)
       << "every series complete";
   EXPECT_EQ(scalar("SELECT count(*) FROM summaries"), 48 + 2) << "train's two, and meet's value once per host";
@@ -201,6 +209,9 @@ TEST(ResultsConcurrency, TwoHostsWriteOneRegistry) {
   const CommandResult check = run_fresh(sb, {"registry", "check"});
   EXPECT_EQ(check.code(), 0) << check.out << check.err;
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ResultsConcurrency, ::testing::Values(Backend::Sqlite, Backend::Postgres),
+                         backend_name);
 
 }  // namespace
 }  // namespace mstar::testing

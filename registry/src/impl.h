@@ -13,7 +13,8 @@
 
 #include "mstar/error.h"
 #include "mstar/registry/registry.h"
-#include "sqlite.h"
+#include "db/db.h"
+#include "db/statement.h"
 
 namespace mstar::registry {
 
@@ -21,8 +22,9 @@ spdlog::logger& logger();
 
 namespace detail {
 
-// Whole-transaction retries on SQLITE_BUSY/LOCKED, on top of the 10 s
-// busy_timeout that already waits inside each statement.
+// Whole-transaction retries when busy (SQLite: on top of the 10 s
+// busy_timeout that already waits inside each statement; PostgreSQL: a
+// deadlock or serialization failure).
 inline constexpr int kMaxAttempts = 8;
 inline constexpr int kBusyTimeoutMs = 10'000;
 
@@ -30,14 +32,15 @@ inline constexpr int kBusyTimeoutMs = 10'000;
 // writers that collided do not collide again.
 void backoff(int attempt);
 
-// Runs fn, retrying it when SQLite reports a lock held by another
-// connection. Any SqliteError that is left becomes Error(Io) naming the file.
+// Runs fn, retrying it when the database reports a lock held by another
+// connection. Any DbError that is left becomes Error(Io) naming the
+// registry (a file, or a URL without its password).
 template <class F>
 auto retry_busy(const std::filesystem::path& file, std::string_view what, F&& fn) -> std::invoke_result_t<F&> {
   for (int attempt = 1;; ++attempt) {
     try {
       return fn();
-    } catch (const SqliteError& e) {
+    } catch (const DbError& e) {
       if (!e.is_busy()) throw Error(ErrorCategory::Io, fmt::format("registry {}: {}: {}", file.string(), what, e.what()));
       if (attempt >= kMaxAttempts)
         throw Error(ErrorCategory::Io,
@@ -57,38 +60,32 @@ auto retry_busy(const std::filesystem::path& file, std::string_view what, F&& fn
 // Rolls back on scope exit unless the transaction was committed.
 class TransactionGuard {
  public:
-  explicit TransactionGuard(sqlite3* db) : db_(db) {}
-  ~TransactionGuard() {
-    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
+  explicit TransactionGuard(Connection& db) : db_(db) {}
+  ~TransactionGuard() { db_.rollback(); }
   TransactionGuard(const TransactionGuard&) = delete;
   TransactionGuard& operator=(const TransactionGuard&) = delete;
 
  private:
-  sqlite3* db_;
+  Connection& db_;
 };
+
 
 }  // namespace detail
 
 struct Registry::Impl {
-  Impl(std::filesystem::path file, OpenMode open_mode, detail::Connection connection)
-      : path(std::move(file)), mode(open_mode), conn(std::move(connection)) {}
+  Impl(std::filesystem::path where, OpenMode open_mode, std::unique_ptr<detail::Connection> connection)
+      : path(std::move(where)), mode(open_mode), conn(std::move(connection)) {}
 
-  std::filesystem::path path;
+  std::filesystem::path path;  // the file, or the URL without its password
   OpenMode mode;
-  detail::Connection conn;
+  std::unique_ptr<detail::Connection> conn;
   int version = 0;
   mutable std::mutex mutex;
 
-  sqlite3* db() const { return conn.get(); }
+  detail::Connection& db() const { return *conn; }
+  using Txn = detail::Txn;
 
-  enum class Txn {
-    Read,           // BEGIN: a snapshot for reads
-    Write,          // BEGIN IMMEDIATE: the write lock up front, never upgraded
-    ReadThenWrite,  // BEGIN: read first, take the write lock on the first write
-  };
-
-  // One transaction around body(), retried as a whole when busy. A
+  // One transaction around body(), retried as a whole when busy. A SQLite
   // ReadThenWrite transaction whose snapshot went stale before its first
   // write fails with SQLITE_BUSY_SNAPSHOT and is retried on a new snapshot.
   template <class F>
@@ -99,14 +96,14 @@ struct Registry::Impl {
     }
     std::lock_guard lock(mutex);
     return detail::retry_busy(path, what, [&] {
-      detail::exec(db(), kind == Txn::Write ? "BEGIN IMMEDIATE" : "BEGIN");
+      db().begin(kind);
       detail::TransactionGuard guard(db());
       if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
         body();
-        detail::exec(db(), "COMMIT");
+        db().commit();
       } else {
         auto result = body();
-        detail::exec(db(), "COMMIT");
+        db().commit();
         return result;
       }
     });
@@ -120,9 +117,15 @@ struct Registry::Impl {
     return transact(Txn::Read, what, std::forward<F>(body));
   }
 
-  // Called once by open(): pragmas, then create, migrate or check the schema.
-  void configure();
+  // Called once by open(): create, migrate or check the schema.
   void prepare_schema();
 };
+
+namespace detail {
+// The query engine's way to the connection of a Registry (not public API).
+struct RegistryAccess {
+  static Connection& connection(Registry& reg) { return *reg.impl_->conn; }
+};
+}  // namespace detail
 
 }  // namespace mstar::registry

@@ -12,7 +12,7 @@
 
 #include "impl.h"
 #include "mstar/registry/query.h"
-#include "sqlite.h"
+#include "db/statement.h"
 
 namespace mstar::registry {
 
@@ -21,6 +21,8 @@ using detail::Statement;
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+detail::Connection& db(Registry& reg) { return detail::RegistryAccess::connection(reg); }
 
 double value_or_nan(const Statement& st, int column) { return st.is_null(column) ? kNaN : st.real(column); }
 
@@ -77,8 +79,8 @@ Results::Results(Registry& reg, const std::vector<std::string>& targets, const F
 
   detail::retry_busy(reg_.path(), "select runs", [&] {
     runs_.clear();
-    Statement st(reg_.handle(), "SELECT id, sweep_id, name, status, reason, created, started, finished, seed "
-                                "FROM runs WHERE 1" + scope_->clause("id", 1) + " ORDER BY created, rowid");
+    Statement st(db(reg_), "SELECT id, sweep_id, name, status, reason, created, started, finished, seed "
+                                "FROM runs WHERE TRUE" + scope_->clause("id", 1) + " ORDER BY created, rowid");
     scope_->bind(st, 1);
     while (st.step()) {
       Run r;
@@ -136,7 +138,7 @@ std::vector<std::string> Results::cache_keys(const std::string& node) {
   if (it != cache_keys_.end()) return it->second;
   std::vector<std::string> keys(runs_.size());
   detail::retry_busy(reg_.path(), "node instances of " + node, [&] {
-    Statement st(reg_.handle(), "SELECT n.run_id, n.cache_key FROM node_runs n WHERE n.node = ?1" +
+    Statement st(db(reg_), "SELECT n.run_id, n.cache_key FROM node_runs n WHERE n.node = ?1" +
                                     scope_->clause("n.run_id", 2));
     st.bind(1, node);
     scope_->bind(st, 2);
@@ -169,7 +171,7 @@ std::vector<Value> Results::load(const Field& f) {
     }
     case FieldKind::Param: {
       detail::retry_busy(reg_.path(), "load " + f.name(), [&] {
-        Statement st(reg_.handle(), "SELECT p.run_id, p.value_type, p.value_text, p.value_num FROM params p "
+        Statement st(db(reg_), "SELECT p.run_id, p.value_type, p.value_text, p.value_num FROM params p "
                                     "WHERE p.key = ?1" + scope_->clause("p.run_id", 2));
         st.bind(1, f.key);
         scope_->bind(st, 2);
@@ -180,7 +182,7 @@ std::vector<Value> Results::load(const Field& f) {
     }
     case FieldKind::Summary: {
       detail::retry_busy(reg_.path(), "load " + f.name(), [&] {
-        Statement st(reg_.handle(),
+        Statement st(db(reg_),
                      "SELECT n.run_id, s.value FROM node_runs n "
                      "JOIN summaries s ON s.cache_key = n.cache_key AND s.key = ?2 WHERE n.node = ?1" +
                          scope_->clause("n.run_id", 3));
@@ -212,7 +214,7 @@ std::vector<Value> Results::load(const Field& f) {
       break;
   }
   detail::retry_busy(reg_.path(), "load " + f.name(), [&] {
-    Statement st(reg_.handle(), sql);
+    Statement st(db(reg_), sql);
     std::unordered_map<std::string, Value> memo;
     for (size_t i = 0; i < keys.size(); ++i) {
       if (keys[i].empty()) continue;
@@ -234,7 +236,7 @@ std::vector<Value> Results::load(const Field& f) {
 std::vector<std::string> Results::param_keys() {
   std::set<std::string> keys;
   detail::retry_busy(reg_.path(), "param keys", [&] {
-    Statement st(reg_.handle(), "SELECT p.run_id, p.key FROM params p WHERE 1" + scope_->clause("p.run_id", 1));
+    Statement st(db(reg_), "SELECT p.run_id, p.key FROM params p WHERE TRUE" + scope_->clause("p.run_id", 1));
     scope_->bind(st, 1);
     while (st.step())
       if (scope_->row(st.text(0))) keys.insert(st.text(1));
@@ -245,8 +247,8 @@ std::vector<std::string> Results::param_keys() {
 std::vector<Field> Results::summary_fields() {
   std::set<std::pair<std::string, std::string>> seen;
   detail::retry_busy(reg_.path(), "summary keys", [&] {
-    Statement st(reg_.handle(), "SELECT n.run_id, n.node, s.key FROM node_runs n "
-                                "JOIN summaries s ON s.cache_key = n.cache_key WHERE 1" +
+    Statement st(db(reg_), "SELECT n.run_id, n.node, s.key FROM node_runs n "
+                                "JOIN summaries s ON s.cache_key = n.cache_key WHERE TRUE" +
                                     scope_->clause("n.run_id", 1));
     scope_->bind(st, 1);
     while (st.step())
@@ -267,14 +269,14 @@ std::vector<std::pair<std::string, std::string>> Results::series_keys() {
   std::set<std::pair<std::string, std::string>> out;
   detail::retry_busy(reg_.path(), "series keys", [&] {
     std::set<std::pair<std::string, std::string>> instances;  // (node, cache_key)
-    Statement nodes(reg_.handle(), "SELECT n.run_id, n.node, n.cache_key FROM node_runs n WHERE 1" +
+    Statement nodes(db(reg_), "SELECT n.run_id, n.node, n.cache_key FROM node_runs n WHERE TRUE" +
                                        scope_->clause("n.run_id", 1));
     scope_->bind(nodes, 1);
     while (nodes.step())
       if (scope_->row(nodes.text(0))) instances.emplace(nodes.text(1), nodes.text(2));
     // Distinct keys of one instance by seeking past each key in the primary
     // key: O(keys * log n), without reading the points.
-    Statement next(reg_.handle(), "SELECT key FROM metrics WHERE cache_key = ?1 AND key > ?2 ORDER BY key LIMIT 1");
+    Statement next(db(reg_), "SELECT key FROM metrics WHERE cache_key = ?1 AND key > ?2 ORDER BY key LIMIT 1");
     for (const auto& [node, cache_key] : instances) {
       std::string key;
       for (;;) {
@@ -312,7 +314,7 @@ const std::vector<Results::Curve>& Results::curves(const std::string& node, cons
   const std::vector<std::string> keys = cache_keys(node);
   std::vector<Curve> out(runs_.size());
   detail::retry_busy(reg_.path(), "series " + node + "." + key, [&] {
-    Statement st(reg_.handle(), "SELECT step, value FROM metrics WHERE cache_key = ?1 AND key = ?2 ORDER BY step");
+    Statement st(db(reg_), "SELECT step, value FROM metrics WHERE cache_key = ?1 AND key = ?2 ORDER BY step");
     std::unordered_map<std::string, size_t> first_row;  // shared instances: copy
     for (size_t i = 0; i < keys.size(); ++i) {
       out[i] = Curve{};

@@ -11,7 +11,7 @@
 
 #include "impl.h"
 #include "mstar/registry/query.h"
-#include "sqlite.h"
+#include "db/statement.h"
 
 namespace mstar::registry {
 
@@ -422,7 +422,7 @@ void export_series(Results& res, Format format, std::ostream& out) {
   else if (format == Format::Json) out << "[";
   bool first = true;
   detail::retry_busy(reg.path(), "export series", [&] {
-    detail::Statement st(reg.handle(), R"sql(
+    detail::Statement st(detail::RegistryAccess::connection(reg), R"sql(
       SELECT n.node, m.key, m.step, m.value, m.time FROM node_runs n
       JOIN metrics m ON m.cache_key = n.cache_key WHERE n.run_id = ?1 ORDER BY n.node, m.key, m.step)sql");
     for (const auto& run : res.runs()) {

@@ -2,7 +2,10 @@
 // transaction through Impl::write (BEGIN IMMEDIATE, retried on busy).
 #include "mstar/registry/registry.h"
 
+#include <algorithm>
+#include <optional>
 #include <system_error>
+#include <unordered_set>
 
 #include "impl.h"
 #include "values.h"
@@ -16,32 +19,44 @@ Registry::Registry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Registry::~Registry() = default;
 
 std::unique_ptr<Registry> Registry::open(const fs::path& db, OpenMode mode) {
+  const std::string location = db.string();
+  const bool postgres = detail::is_postgres_url(location);
+  const fs::path shown = postgres ? fs::path(detail::redact_url(location)) : db;
+  const bool read_only = mode == OpenMode::ReadOnly;
   try {
-    int flags = SQLITE_OPEN_READONLY;
-    if (mode == OpenMode::ReadOnly) {
-      if (!fs::exists(db)) {
-        throw Error(ErrorCategory::Io, fmt::format("registry database {} does not exist", db.string()));
-      }
-    } else {
-      flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (!postgres && read_only && !fs::exists(db)) {
+      throw Error(ErrorCategory::Io, fmt::format("registry database {} does not exist", db.string()));
+    }
+    if (!postgres && !read_only && db.has_parent_path()) {
       std::error_code ec;
-      if (db.has_parent_path()) fs::create_directories(db.parent_path(), ec);
+      fs::create_directories(db.parent_path(), ec);
       if (ec) {
         throw Error(ErrorCategory::Io, fmt::format("registry {}: cannot create directory {}: {}", db.string(),
                                                    db.parent_path().string(), ec.message()));
       }
     }
-    auto impl = std::make_unique<Impl>(db, mode, detail::Connection(db, flags));
-    impl->configure();
+    // A fresh SQLite file opened by several processes at once may report
+    // busy while switching to WAL: retried like any transaction.
+    auto conn = detail::retry_busy(shown, "open", [&] {
+      return postgres ? detail::open_postgres(location, read_only) : detail::open_sqlite(db, read_only);
+    });
+    auto impl = std::make_unique<Impl>(shown, mode, std::move(conn));
     impl->prepare_schema();
-    logger().debug("opened registry {} ({}, schema version {})", db.string(),
-                mode == OpenMode::ReadOnly ? "read-only" : "read-write", impl->version);
+    logger().debug("opened registry {} ({}, schema version {})", shown.string(),
+                   read_only ? "read-only" : "read-write", impl->version);
     return std::unique_ptr<Registry>(new Registry(std::move(impl)));
-  } catch (const detail::SqliteError& e) {
-    const int primary = e.code() & 0xff;
-    const bool cannot_write = mode == OpenMode::ReadWrite && (primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY);
+  } catch (const Error& e) {
+    if (e.category() != ErrorCategory::Io || !postgres) throw;
+    const std::string msg = e.what();
+    if (msg.find("cannot connect") == std::string::npos) throw;
     throw Error(ErrorCategory::Io,
-                fmt::format("registry {}: {}{}", db.string(), e.what(),
+                msg + "; expected a reachable PostgreSQL server and a role that may connect to that database "
+                      "(check host, port, user, password and database in the URL, or MSTAR_REGISTRY)");
+  } catch (const detail::DbError& e) {
+    const bool cannot_write = !postgres && !read_only &&
+                              (e.kind() == detail::DbError::Kind::CannotOpen || e.kind() == detail::DbError::Kind::ReadOnly);
+    throw Error(ErrorCategory::Io,
+                fmt::format("registry {}: {}{}", shown.string(), e.what(),
                             cannot_write ? "; recording needs the file and its folder writable (SQLite's WAL mode "
                                            "writes -wal and -shm files beside it): check permissions, a read-only "
                                            "mount or free space, or give another registry with --registry"
@@ -52,7 +67,7 @@ std::unique_ptr<Registry> Registry::open(const fs::path& db, OpenMode mode) {
 const fs::path& Registry::path() const { return impl_->path; }
 OpenMode Registry::mode() const { return impl_->mode; }
 int Registry::schema_version() const { return impl_->version; }
-sqlite3* Registry::handle() { return impl_->db(); }
+bool Registry::is_postgres() const { return impl_->db().backend() == detail::Backend::Postgres; }
 
 void Registry::upsert_sweep(const SweepRecord& sweep) {
   impl_->write("upsert sweep " + sweep.id, [&] {
@@ -94,7 +109,7 @@ void Registry::set_run_status(const std::string& run_id, const std::string& stat
       UPDATE runs SET status = ?2, reason = ?3, finished = coalesce(?4, finished) WHERE id = ?1)sql");
     st.bind(1, run_id).bind(2, status).bind(3, reason).bind_time_or_null(4, finished);
     st.run();
-    if (sqlite3_changes(impl_->db()) == 0) {
+    if (st.changes() == 0) {
       throw Error(ErrorCategory::Io, fmt::format("registry {}: no run '{}'", impl_->path.string(), run_id));
     }
   });
@@ -142,13 +157,54 @@ void Registry::upsert_node_run(const NodeRunRecord& nr) {
 
 void Registry::append_metrics(const std::vector<MetricPoint>& points) {
   if (points.empty()) return;
-  impl_->write(fmt::format("append {} metric points", points.size()), [&] {
+  const size_t per_statement = impl_->db().rows_per_insert();
+  // A point repeated within the batch: the last one wins, as if written one
+  // by one. (PostgreSQL refuses one statement that upserts a row twice.)
+  std::vector<const MetricPoint*> kept;
+  kept.reserve(points.size());
+  if (per_statement == 1) {
+    for (const MetricPoint& p : points) kept.push_back(&p);
+  } else {
+    struct Hash {
+      size_t operator()(const MetricPoint* p) const {
+        const size_t h = std::hash<std::string_view>{}(p->cache_key) * 31 + std::hash<std::string_view>{}(p->key);
+        return h * 31 + std::hash<int64_t>{}(p->step);
+      }
+    };
+    struct Same {
+      bool operator()(const MetricPoint* a, const MetricPoint* b) const {
+        return a->step == b->step && a->key == b->key && a->cache_key == b->cache_key;
+      }
+    };
+    std::unordered_set<const MetricPoint*, Hash, Same> seen(points.size());
+    for (auto it = points.rbegin(); it != points.rend(); ++it)
+      if (seen.insert(&*it).second) kept.push_back(&*it);
+    std::reverse(kept.begin(), kept.end());
+  }
+  // PostgreSQL: many rows per statement, one round trip each.
+  const size_t kRowsPerStatement = per_statement;
+  auto insert_sql = [](size_t rows) {
+    std::string sql = "INSERT INTO metrics(cache_key, step, key, value, time) VALUES ";
+    for (size_t r = 0; r < rows; ++r)
+      sql += fmt::format("{}(?{}, ?{}, ?{}, ?{}, ?{})", r ? ", " : "", 5 * r + 1, 5 * r + 2, 5 * r + 3, 5 * r + 4,
+                         5 * r + 5);
     // An upsert, not INSERT OR REPLACE: REPLACE deletes and re-inserts.
-    Statement st(impl_->db(), R"sql(
-      INSERT INTO metrics(cache_key, step, key, value, time) VALUES (?1, ?2, ?3, ?4, ?5)
-      ON CONFLICT(cache_key, key, step) DO UPDATE SET value = excluded.value, time = excluded.time)sql");
-    for (const MetricPoint& p : points) {  // `points` outlives each step: no copies
-      st.bind_static(1, p.cache_key).bind(2, p.step).bind_static(3, p.key).bind(4, p.value).bind(5, p.time);
+    return sql + " ON CONFLICT(cache_key, key, step) DO UPDATE SET value = excluded.value, time = excluded.time";
+  };
+  impl_->write(fmt::format("append {} metric points", points.size()), [&] {
+    std::optional<Statement> full;
+    for (size_t first = 0; first < kept.size(); first += kRowsPerStatement) {
+      const size_t rows = std::min(kRowsPerStatement, kept.size() - first);
+      std::optional<Statement> tail;
+      if (rows == kRowsPerStatement && !full) full.emplace(impl_->db(), insert_sql(rows));
+      if (rows != kRowsPerStatement) tail.emplace(impl_->db(), insert_sql(rows));
+      Statement& st = rows == kRowsPerStatement ? *full : *tail;
+      for (size_t r = 0; r < rows; ++r) {  // `points` outlives each step: no copies
+        const MetricPoint& p = *kept[first + r];
+        const int base = static_cast<int>(5 * r);
+        st.bind_static(base + 1, p.cache_key).bind(base + 2, p.step).bind_static(base + 3, p.key);
+        st.bind(base + 4, p.value).bind(base + 5, p.time);
+      }
       st.run();
       st.reset();
     }
@@ -169,12 +225,11 @@ void Registry::set_summaries(const std::string& cache_key, const std::map<std::s
 }
 
 std::string Registry::integrity_check() const {
-  return impl_->read("integrity check", [&] {
-    Statement st(impl_->db(), "PRAGMA integrity_check");
-    std::string out;
-    while (st.step()) out += (out.empty() ? "" : "\n") + st.text(0);
-    return out;
-  });
+  return impl_->read("integrity check", [&] { return impl_->db().integrity_check(); });
+}
+
+std::vector<std::string> Registry::schema_sql() const {
+  return impl_->read("read the schema", [&] { return impl_->db().schema_sql(); });
 }
 
 }  // namespace mstar::registry

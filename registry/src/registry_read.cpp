@@ -52,12 +52,13 @@ double value_or_nan(const Statement& st, int column) {
   return st.is_null(column) ? std::numeric_limits<double>::quiet_NaN() : st.real(column);
 }
 
-// Every string that starts with `prefix` lies in [prefix, prefix + "\xff"):
-// UTF-8 never contains the byte 0xff, and TEXT compares bytewise.
-std::string prefix_end(const std::string& prefix) { return prefix + '\xff'; }
+// Every string that starts with `prefix` lies in [prefix, prefix + U+10FFFF)
+// but those with U+10FFFF right after it: TEXT compares bytewise (in
+// PostgreSQL through COLLATE "C"), and the bound must be valid UTF-8 there.
+std::string prefix_end(const std::string& prefix) { return prefix + "\xf4\x8f\xbf\xbf"; }
 
 // Ids starting with `prefix`, at most `limit`.
-std::vector<std::string> ids_with_prefix(sqlite3* db, const char* table, const std::string& prefix, size_t limit) {
+std::vector<std::string> ids_with_prefix(detail::Connection& db, const char* table, const std::string& prefix, size_t limit) {
   Statement st(db, fmt::format("SELECT id FROM {} WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3", table));
   st.bind(1, prefix).bind(2, prefix_end(prefix)).bind(3, static_cast<int64_t>(limit));
   std::vector<std::string> ids;

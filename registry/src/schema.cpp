@@ -1,5 +1,7 @@
 // Opening a database: pragmas, then create / migrate / check the schema.
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "impl.h"
 #include "mstar/registry/schema.h"
@@ -14,11 +16,10 @@ using detail::Statement;
 constexpr int kNotARegistry = -1;
 
 // 0 for an empty database, kNotARegistry for one with other tables.
-int stored_version(sqlite3* db) {
-  Statement tables(db, "SELECT count(*), sum(name = 'meta') FROM sqlite_master WHERE type = 'table'");
-  tables.step();
-  if (tables.int64(0) == 0) return 0;
-  if (tables.int64(1) == 0) return kNotARegistry;
+int stored_version(detail::Connection& db) {
+  const std::vector<std::string> tables = db.tables();
+  if (tables.empty()) return 0;
+  if (std::find(tables.begin(), tables.end(), "meta") == tables.end()) return kNotARegistry;
   Statement meta(db, "SELECT value FROM meta WHERE key = 'schema_version'");
   if (!meta.step()) return kNotARegistry;
   try {
@@ -28,33 +29,14 @@ int stored_version(sqlite3* db) {
   }
 }
 
-void set_stored_version(sqlite3* db, int version) {
+void set_stored_version(detail::Connection& db, int version) {
   Statement st(db, "UPDATE meta SET value = ?1 WHERE key = 'schema_version'");
   st.bind(1, std::to_string(version)).run();
 }
 
-void migrate(sqlite3* db, int from) {
-  for (int v = from; v < kSchemaVersion; ++v) detail::exec(db, std::string(migration_sql(v)).c_str());
+void migrate(detail::Connection& db, int from) {
+  for (int v = from; v < kSchemaVersion; ++v) db.exec(migration_sql(v));
   set_stored_version(db, kSchemaVersion);
-}
-
-// The metrics table has no (key, step) index: its inserts would scatter over
-// the whole index and cost 10x ingest speed. Instead, statistics tell the
-// planner that each cache_key holds many rows, so that `WHERE key = ? AND
-// step = ?` skip-scans the primary key (one seek per cache_key). A real
-// ANALYZE later replaces them; see docs/registry.md.
-void plant_planner_stats(sqlite3* db) {
-  Statement has_stat(db, "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'");
-  has_stat.step();
-  if (has_stat.int64(0) != 0) {
-    Statement rows(db, "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'metrics'");
-    rows.step();
-    if (rows.int64(0) != 0) return;
-  } else {
-    detail::exec(db, "ANALYZE sqlite_schema");  // creates sqlite_stat1
-  }
-  detail::exec(db, "INSERT INTO sqlite_stat1(tbl, idx, stat) VALUES ('metrics', 'metrics', '1000000 10000 1000 1')");
-  detail::exec(db, "ANALYZE sqlite_schema");  // reloads the statistics
 }
 
 [[noreturn]] void refuse_newer(const std::filesystem::path& path, int version) {
@@ -71,35 +53,15 @@ void plant_planner_stats(sqlite3* db) {
 
 }  // namespace
 
-void Registry::Impl::configure() {
-  detail::check(db(), sqlite3_busy_timeout(db(), detail::kBusyTimeoutMs), "busy_timeout");
-  // Scans of large metric tables read pages straight from the OS cache.
-  detail::exec(db(), "PRAGMA mmap_size = 1073741824");
-  detail::exec(db(), "PRAGMA cache_size = -65536");
-  if (mode == OpenMode::ReadOnly) {
-    detail::exec(db(), "PRAGMA query_only = ON");
-    return;
-  }
-  // Switching to WAL needs a lock; a fresh database opened by several
-  // processes at once may report busy here.
-  detail::retry_busy(path, "enable WAL", [&] {
-    Statement wal(db(), "PRAGMA journal_mode = WAL");
-    wal.step();
-    const std::string journal = wal.text(0);
-    if (journal != "wal") {
-      throw Error(ErrorCategory::Io,
-                  fmt::format("registry {}: cannot enable WAL (journal_mode is {})", path.string(), journal));
-    }
-  });
-  // NORMAL is durable across process crashes in WAL mode; only a power loss
-  // may lose the last transactions, never consistency.
-  detail::exec(db(), "PRAGMA synchronous = NORMAL");
-  detail::exec(db(), "PRAGMA foreign_keys = ON");
-}
-
 void Registry::Impl::prepare_schema() {
   if (mode == OpenMode::ReadOnly) {
     version = read("read schema version", [&] { return stored_version(db()); });
+    if (version == 0 && db().backend() == detail::Backend::Postgres) {
+      throw Error(ErrorCategory::Io,
+                  fmt::format("registry {} holds no registry tables yet: expected an mstar registry (schema "
+                              "version {}); record a run into it, or fill it with `mstar registry copy`",
+                              path.string(), kSchemaVersion));
+    }
     if (version <= 0) refuse_foreign(path);
     if (version > kSchemaVersion) refuse_newer(path, version);
     if (version < kSchemaVersion) {
@@ -110,31 +72,47 @@ void Registry::Impl::prepare_schema() {
     }
     return;
   }
-  // One ReadThenWrite transaction: opening an up-to-date database takes no
-  // write lock. Of several processes creating or migrating at once, one
-  // wins; the others' snapshots go stale, they retry and find it done. The
-  // backup must run before the first write: SQLite cannot back up from a
-  // connection inside a write transaction. It copies this transaction's
-  // snapshot, so it holds exactly what is migrated.
-  version = transact(Txn::ReadThenWrite, "prepare schema", [&] {
+  // Opening an up-to-date database takes no write lock: one read first.
+  const int seen = read("read schema version", [&] { return stored_version(db()); });
+  if (seen == kNotARegistry) refuse_foreign(path);
+  if (seen > kSchemaVersion) refuse_newer(path, seen);
+  if (seen == kSchemaVersion) {
+    version = seen;
+    return;
+  }
+  if (seen == 0) {
+    // Creating: the write lock up front, so that of several processes
+    // creating at once the others wait for it (SQLite's busy timeout; a
+    // read transaction upgraded to a write one would fail at once instead)
+    // and then find the schema made. PostgreSQL: an advisory lock.
+    version = transact(Txn::Write, "create schema", [&] {
+      db().lock_schema();
+      const int found = stored_version(db());
+      if (found != 0) return found;
+      db().exec(schema_v1_sql());
+      migrate(db(), 1);
+      db().after_schema_change();
+      logger().info("created registry {} (schema version {})", path.string(), kSchemaVersion);
+      return kSchemaVersion;
+    });
+    if (version == kSchemaVersion) return;
+  }
+  // Migrating: one ReadThenWrite transaction. Of several processes migrating
+  // at once, one wins; the others' snapshots go stale, they retry and find
+  // it done. The backup must run before the first write: SQLite cannot back
+  // up from a connection inside a write transaction. It copies this
+  // transaction's snapshot, so it holds exactly what is migrated.
+  version = transact(Txn::ReadThenWrite, "migrate schema", [&] {
+    db().lock_schema();
     const int found = stored_version(db());
     if (found == kNotARegistry) refuse_foreign(path);
     if (found > kSchemaVersion) refuse_newer(path, found);
     if (found == kSchemaVersion) return found;
-    if (found == 0) {
-      detail::exec(db(), std::string(schema_v1_sql()).c_str());
-      migrate(db(), 1);
-      plant_planner_stats(db());
-      logger().info("created registry {} (schema version {})", path.string(), kSchemaVersion);
-      return kSchemaVersion;
-    }
-    std::filesystem::path backup = path;
-    backup += fmt::format(".bak-v{}", found);
-    detail::backup_database(db(), backup);
+    const std::string backup = db().backup_before_migration(found);
     migrate(db(), found);
-    plant_planner_stats(db());
-    logger().info("migrated registry {} from schema version {} to {} (backup: {})", path.string(), found,
-               kSchemaVersion, backup.string());
+    db().after_schema_change();
+    logger().info("migrated registry {} from schema version {} to {} ({})", path.string(), found, kSchemaVersion,
+                  backup.empty() ? "one transaction, no backup file" : "backup: " + backup);
     return kSchemaVersion;
   });
 }

@@ -24,7 +24,9 @@ const std::vector<Command>& commands() {
       {"plot", "draw an SVG chart: line (scaling, with CI bands), bar (ablations), curve (learning curves)", cmd_plot},
       {"report", "write a self-contained HTML report of a sweep (tables, pivots, plots, curves)", cmd_report},
       {"export", "export trials (params + summaries) or metric points as csv / jsonl", cmd_export},
-      {"registry", "raw read-only SQL on the registry (registry sql \"SELECT ...\"), schema, integrity check",
+      {"registry",
+       "raw read-only SQL on the registry (registry sql \"SELECT ...\"), schema, integrity check, copy SQLite <-> "
+       "PostgreSQL",
        cmd_registry},
       {"serve", "a live, read-only dashboard of sweeps, curves, lineage and rollouts in the browser", cmd_serve},
       {"data", "look at a dataset: data preview DIR -o page.html, data stats DIR", cmd_data},
@@ -54,7 +56,9 @@ bool parse(const Args& args, const std::string& usage, const std::string& summar
 }
 
 void StoreOptions::add_to(po::options_description& desc, bool with_plugins, bool with_format) {
-  desc.add_options()("registry", po::value(&registry), "registry database (default $MSTAR_HOME/registry.db)")(
+  desc.add_options()("registry", po::value(&registry),
+                     "registry: an SQLite file or a postgresql:// URL (default $MSTAR_REGISTRY, else "
+                     "$MSTAR_HOME/registry.db)")(
       "store", po::value(&store), "artifact store (default $MSTAR_HOME/store)");
   if (with_plugins)
     desc.add_options()("plugin-path", po::value(&plugin_path)->composing(),

@@ -139,7 +139,7 @@ int cmd_run(const Args& args) {
   print_reports(plan, paths);
   std::cout << "\n" << out.done << " ran, " << out.cached << " cached, " << out.failed << " failed, " << out.skipped
             << " skipped" << (out.was_interrupted ? ", interrupted (run the same command again to resume)" : "")
-            << "\nregistry: " << paths.registry.string() << "   store: " << paths.store.string()
+            << "\nregistry: " << reg->path().string() << "   store: " << paths.store.string()
             << "\nnext: mstar show " << (plan.trials.empty() ? std::string("RUN") : plan.trials.front().id)
             << "   mstar status " << plan.sweep_id << "\n";
   return out.exit_code();

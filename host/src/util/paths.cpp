@@ -17,7 +17,13 @@ Paths resolve_paths(const std::string& registry_flag, const std::string& store_f
   Paths p;
   const char* env = std::getenv("MSTAR_HOME");
   p.home = fs::absolute(env && *env ? fs::path(env) : fs::path(".mstar"));
-  p.registry = registry_flag.empty() ? p.home / "registry.db" : fs::absolute(registry_flag);
+  // --registry, else MSTAR_REGISTRY, else the file in MSTAR_HOME. A
+  // postgresql:// URL is kept as it is (see registry.h).
+  const char* env_registry = std::getenv("MSTAR_REGISTRY");
+  const std::string registry = !registry_flag.empty() ? registry_flag : (env_registry ? env_registry : "");
+  if (registry.empty()) p.registry = p.home / "registry.db";
+  else if (registry.rfind("postgresql://", 0) == 0 || registry.rfind("postgres://", 0) == 0) p.registry = registry;
+  else p.registry = fs::absolute(registry);
   p.store = store_flag.empty() ? p.home / "store" : fs::absolute(store_flag);
   return p;
 }

@@ -11,7 +11,7 @@ namespace mstar {
 
 struct Paths {
   std::filesystem::path home;
-  std::filesystem::path registry;  // home/registry.db unless --registry
+  std::filesystem::path registry;  // home/registry.db unless --registry / MSTAR_REGISTRY (a file or a postgresql:// URL)
   std::filesystem::path store;     // home/store unless --store
 
   ArtifactStore artifacts() const { return ArtifactStore(store); }

@@ -1,5 +1,6 @@
 // The results registry: sweeps, runs (trials), flattened params, node runs,
-// metric series and summaries in one SQLite database (WAL mode).
+// metric series and summaries in one database: an SQLite file (WAL mode,
+// the default) or a PostgreSQL database named by a postgresql:// URL.
 //
 // Writers: each write method is one short transaction (BEGIN IMMEDIATE),
 // retried with backoff when another process holds the write lock. The host is
@@ -8,7 +9,8 @@
 //
 // A Registry is one connection guarded by a mutex: its methods may be called
 // from several threads, but each call waits for the previous one. Every
-// failure throws mstar::Error naming the database file.
+// failure throws mstar::Error naming the database file (or the URL, without
+// its password).
 #pragma once
 
 #include <filesystem>
@@ -21,9 +23,11 @@
 #include "mstar/json.h"
 #include "mstar/registry/records.h"
 
-struct sqlite3;
-
 namespace mstar::registry {
+
+namespace detail {
+struct RegistryAccess;
+}
 
 enum class OpenMode { ReadWrite, ReadOnly };
 
@@ -34,12 +38,19 @@ class Registry {
   // ReadOnly needs an existing database at the current schema version.
   // Throws Error(Io) naming the file: missing (ReadOnly), not a registry,
   // written by a newer mstar, or not openable.
+  // `db` may be a postgresql:// (or postgres://) URL in libpq's form,
+  // e.g. postgresql://user:pw@host:5432/mstar or postgresql:///mstar?host=/run/pg:
+  // the same schema in the connection's current schema, migrated in one
+  // transaction (no backup file); unreachable servers and refused
+  // credentials throw Error(Io) naming the URL without its password.
   static std::unique_ptr<Registry> open(const std::filesystem::path& db, OpenMode mode);
   ~Registry();
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
+  // The file, or the URL with its password replaced by ***.
   const std::filesystem::path& path() const;
+  bool is_postgres() const;
   OpenMode mode() const;
   int schema_version() const;
 
@@ -54,9 +65,9 @@ class Registry {
   // Replaces all params of the run; keys are flattened (see flatten_params).
   void set_params(const std::string& run_id, const std::map<std::string, Json>& flat);
   void upsert_node_run(const NodeRunRecord& node_run);
-  // One transaction, one prepared statement. A point with the same
-  // (cache_key, key, step) as a stored one replaces it: re-ingesting a
-  // metrics file creates no duplicates.
+  // One transaction (PostgreSQL: 200 points per statement). A point with the same
+  // (cache_key, key, step) as a stored one (or a later one in `points`)
+  // replaces it: re-ingesting a metrics file creates no duplicates.
   void append_metrics(const std::vector<MetricPoint>& points);
   // Replaces all summaries of the node instance.
   void set_summaries(const std::string& cache_key, const std::map<std::string, double>& values);
@@ -76,11 +87,11 @@ class Registry {
   std::optional<SweepRecord> get_sweep(const std::string& id_or_name) const;
   std::vector<SweepRecord> list_sweeps() const;  // newest first
   std::string integrity_check() const;          // "ok" when fine
-
-  // The raw connection, for the query engine. Not guarded by the mutex.
-  sqlite3* handle();
+  // The CREATE statements of the tables and indexes, as the backend has them.
+  std::vector<std::string> schema_sql() const;
 
  private:
+  friend struct detail::RegistryAccess;  // the query engine's connection
   struct Impl;
   explicit Registry(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
