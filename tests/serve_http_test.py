@@ -34,14 +34,23 @@ def main():
     sb = Sandbox(sys.argv[1])
     try:
         sb.run("run", sb.sweep("api-sweep", [1, 2, 3], [1, 2]), "-j", "2")
+        shared = sb.write("shared.yaml", "name: shared-sweep\nnodes:\n  a: {plugin: test/echo}\n"
+                                         "  b: {plugin: test/sum, inputs: {a: a}}\nsweep:\n  grid: {b.add: [1, 2, 3]}\n")
+        sb.run("run", shared)
         db = os.path.join(sb.home, "registry.db")
         before = hashlib.sha256(open(db, "rb").read()).hexdigest()
         _, url = sb.serve()
 
         status, _, body = get(url + "/api/sweeps")
         sweeps = json.loads(body)
-        check(status == 200 and [s["name"] for s in sweeps] == ["api-sweep"], f"sweeps: {status} {body[:300]}")
-        check(sweeps[0]["nodes"] == {"done": 6} and sweeps[0]["trials"] == {"done": 6}, f"counts: {sweeps[0]}")
+        check(status == 200 and [s["name"] for s in sweeps] == ["shared-sweep", "api-sweep"],
+              f"sweeps, newest first: {status} {body[:300]}")
+        # A node instance shared by the trials counts once: `a` is one instance under three trials of `b`.
+        by_name = {s["name"]: s for s in sweeps}
+        check(by_name["shared-sweep"]["instances"] == 4 and sum(by_name["shared-sweep"]["nodes"].values()) == 4
+              and by_name["shared-sweep"]["trials"] == {"done": 3}, f"shared instances: {by_name['shared-sweep']}")
+        check(by_name["api-sweep"]["nodes"] == {"done": 6} and by_name["api-sweep"]["trials"] == {"done": 6},
+              f"counts: {by_name['api-sweep']}")
 
         runs = json.loads(get(url + "/api/runs?target=api-sweep")[2])
         check(len(runs["rows"]) == 6, f"all runs: {runs}")

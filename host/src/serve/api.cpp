@@ -53,27 +53,40 @@ namespace {
 
 using namespace detail;
 
+// Every sweep's trials and node instances, newest trial first, in one
+// statement (the schema is docs/registry.md's public contract) instead of a
+// node_runs query per trial on every poll.
+constexpr const char* kProgressSql =
+    "SELECT r.sweep_id, r.id, r.status, n.cache_key, n.status FROM runs r "
+    "LEFT JOIN node_runs n ON n.run_id = r.id WHERE r.sweep_id IS NOT NULL "
+    "ORDER BY r.created DESC, r.id, n.node";
+
 // Every sweep with its trials and node instances counted by state: the
 // progress bars, polled while `mstar run` writes.
 Response sweeps(Context& ctx) {
   auto& reg = ctx.registry();
+  struct Progress {
+    std::map<std::string, size_t> trials, nodes;
+    std::set<std::string> runs, instances;
+  };
+  std::map<std::string, Progress> progress;
+  for (const auto& row : registry::run_readonly_sql(reg, kProgressSql).rows) {
+    auto& p = progress[registry::to_text(row[0])];
+    if (p.runs.insert(registry::to_text(row[1])).second) ++p.trials[registry::to_text(row[2])];
+    // A node instance shared by several trials is one piece of work.
+    if (!registry::is_missing(row[3]) && p.instances.insert(registry::to_text(row[3])).second)
+      ++p.nodes[registry::to_text(row[4])];
+  }
   Json out = Json::array();
   for (const auto& s : reg.list_sweeps()) {
-    std::map<std::string, size_t> trials, nodes;
-    std::set<std::string> instances;
-    for (const auto& r : reg.list_runs(s.id)) {
-      ++trials[r.status];
-      // A node instance shared by several trials is one piece of work.
-      for (const auto& n : reg.node_runs(r.id))
-        if (instances.insert(n.cache_key).second) ++nodes[n.status];
-    }
+    const auto& p = progress[s.id];
     out.push_back({{"id", s.id},
                    {"name", s.name},
                    {"created", s.created},
                    {"updated", s.updated},
-                   {"trials", trials},
-                   {"nodes", nodes},
-                   {"instances", instances.size()}});
+                   {"trials", p.trials},
+                   {"nodes", p.nodes},
+                   {"instances", p.instances.size()}});
   }
   return json_response(out);
 }
