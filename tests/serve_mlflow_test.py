@@ -2,8 +2,9 @@
 (MlflowClient over the file store, mlflow-skinny pinned in
 scripts/requirements.txt): the sweep as an experiment, every trial a run with
 its params, tags and status, every metric point in get_metric_history
-(test/metrics: loss at step s = scale / (1 + s)), the summaries, and a second
-export replacing the runs instead of appending to them.
+(test/metrics: loss at step s = scale / (1 + s)), the summaries, a second
+export replacing the runs instead of appending to them, and a run without
+metric points (a failed one) still found.
 usage: serve_mlflow_test.py MSTAR_BINARY"""
 import json
 import os
@@ -72,6 +73,17 @@ def main():
             if "ml-sweep" not in exps:
                 fail(f"experiments {exps}")
             check(client, exps["ml-sweep"], trials)
+        # A failed run that logged nothing is still a run MLflow finds (it needs the empty metrics/).
+        sb.run("run", sb.write("quiet.yaml", "name: quiet\nnodes:\n  a: {plugin: test/throw}\n"), check=False)
+        quiet = json.loads(sb.run("export", "quiet", "--format", "json").stdout)[0]["run"]
+        sb.run("export", "quiet", "--mlflow", out)
+        client = MlflowClient(tracking_uri="file:" + out)
+        got = client.get_run(quiet)
+        if (got.info.status != "FAILED" or got.data.tags.get("mstar.status") != "failed" or got.data.metrics
+                or client.get_metric_history(quiet, "a/value") != []):
+            fail(f"the failed run without metrics: {got}")
+        if "ml-sweep" not in {e.name for e in client.search_experiments()}:
+            fail("exporting another sweep into the same store lost the first")
         r = sb.run("export", "ml-sweep", "--mlflow", out, "--tensorboard", out + "-tb", check=False)
         if r.returncode == 0 or "not both" not in r.stderr:
             fail(f"--mlflow with --tensorboard: exit {r.returncode}, {r.stderr}")

@@ -121,7 +121,12 @@ MlflowStats export_mlflow(registry::Results& results, const fs::path& dir_in) {
                    "\nsource_name: ''\nsource_type: 4\nsource_version: ''\nstart_time: " +
                    std::to_string(ms(start)) + "\nstatus: " + std::to_string(run_status(run.status)) +
                    "\ntags: []\nuser_id: mstar\n");
-    fs::create_directories(rd / "artifacts", ec);
+    // MLflow finds a run only when all of these exist, even empty (a run
+    // without points yet, a node that logs none).
+    for (const char* sub : {"artifacts", "metrics", "params", "tags"}) {
+      fs::create_directories(rd / sub, ec);
+      if (ec) throw_io("mlflow export: cannot create " + (rd / sub).string() + ": " + ec.message());
+    }
 
     for (const auto& [k, v] : r.params)
       write_file(rd / "params" / checked(k, "param", run.id), v.is_string() ? v.get<std::string>() : v.dump());
