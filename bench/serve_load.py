@@ -20,7 +20,8 @@ from serve_helpers import Sandbox, get  # noqa: E402
 
 PATHS = ["/api/sweeps", "/api/runs?target=load-base", "/api/curves?target=load-base&key=train.loss&smooth=0.6",
          "/api/curves?target=load-base&key=train.loss&seeds=mean", "/api/runs?target=load-live",
-         "/api/runs?target=load-base&where=" + urllib.parse.quote("params.train.scale >= 2 and seed = 1"), "/"]
+         "/api/runs?target=load-base&where=" + urllib.parse.quote("params.train.scale >= 2 and seed = 1"),
+         "/api/pivot?target=load-base&rows=seed&columns=train.scale&metric=train.final_loss", "/"]
 
 
 def client(url, deadline, latencies, errors, index):
