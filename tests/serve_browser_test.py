@@ -108,6 +108,12 @@ def main():
         cells = [c.text for c in rows("#pivot tbody td")]
         if len(cells) != 3 or not all(c.startswith(v) and c.endswith("(n=2)") for c, v in zip(cells, ("0.05", "0.1", "0.15"))):
             fail(f"pivot cells: {cells}")
+        # Rows by seed: one row per seed, each cell that seed's single run.
+        driver.execute_script("const r = document.getElementById('pivot-rows'); r.value = 'seed';"
+                              "r.dispatchEvent(new Event('change'));")
+        wait.until(lambda d: [c.text for c in rows("#pivot tbody tr td:first-child")] == ["1", "2"])
+        if not all(c.text.endswith("(n=1)") for c in rows("#pivot tbody td:not(:first-child)")):
+            fail(f"pivot by seed: {[c.text for c in rows('#pivot tbody td')]}")
         driver.save_screenshot(os.path.join(out_dir, "serve_sweep.png"))
         errors = severe(driver)
         if errors:

@@ -186,6 +186,7 @@ async function showSweep(id) {
         pivotRows.append(el('option', { value: a }, a));
         pivotCols.append(el('option', { value: a }, a));
       }
+      pivotRows.append(el('option', { value: 'seed' }, 'seed'));  // each seed's value, beside the mean over them
       for (const m of series.metrics) pivotMetric.append(el('option', { value: m }, m));
     }
     await refresh();
