@@ -318,7 +318,8 @@ int cmd_export(const Args& args) {
              "(params.KEY) and every summary (metrics.NODE.KEY); or with --series one row per metric point "
              "(run, node, key, step, value, time).",
              "mstar export tfq-scaling --format csv -o trials.csv   # pandas.read_csv('trials.csv')\n"
-             "mstar export tfq-scaling --mlflow mlruns             # mlflow ui --backend-store-uri mlruns", desc, &pos,
+             "  mstar export tfq-scaling --mlflow mlruns   # MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri mlruns",
+             desc, &pos,
              vm))
     return 0;
   const Format fmt = registry::parse_format(format, {Format::Csv, Format::Jsonl, Format::Json});
