@@ -1,8 +1,11 @@
 """A bounded load test of `mstar serve`'s JSON API on loopback while a sweep
 writes the registry: C keep-alive clients request a mix of endpoints for D
 seconds; prints requests/s, p50/p99 latency and the error count, and exits 1
-on any error (a non-200 answer or a broken connection).
-usage: python3 bench/serve_load.py BUILD_DIR [--clients 4] [--seconds 10]"""
+on any error (a non-200 answer or a broken connection), or when the writing
+sweep was not writing throughout. Never asserts a time: the figures are
+reported. ctest's serve_load runs it bounded (3 s, 2 clients); the bench is
+the longer run.
+usage: python3 bench/serve_load.py BUILD_DIR|MSTAR_BINARY [--clients 4] [--seconds 10]"""
 import argparse
 import http.client
 import os
@@ -17,7 +20,8 @@ from serve_helpers import Sandbox, get  # noqa: E402
 
 PATHS = ["/api/sweeps", "/api/runs?target=load-base", "/api/curves?target=load-base&key=train.loss&smooth=0.6",
          "/api/curves?target=load-base&key=train.loss&seeds=mean", "/api/runs?target=load-live",
-         "/api/runs?target=load-base&where=" + urllib.parse.quote("params.train.scale >= 2 and seed = 1"), "/"]
+         "/api/runs?target=load-base&where=" + urllib.parse.quote("params.train.scale >= 2 and seed = 1"),
+         "/api/pivot?target=load-base&rows=seed&columns=train.scale&metric=train.final_loss", "/"]
 
 
 def client(url, deadline, latencies, errors, index):
@@ -45,23 +49,26 @@ def client(url, deadline, latencies, errors, index):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("build_dir")
+    ap.add_argument("build_dir", help="the build directory, or the mstar binary")
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--threads", type=int, default=2, help="server threads")
     a = ap.parse_args()
-    sb = Sandbox(os.path.join(a.build_dir, "mstar"))
+    sb = Sandbox(a.build_dir if os.path.isfile(a.build_dir) else os.path.join(a.build_dir, "mstar"))
     writer = None
     try:
         sb.run("run", sb.sweep("load-base", [1, 2, 3, 4], [1, 2, 3], steps=200))
         _, url = sb.serve("--threads", str(a.threads))
-        # The writer: a sweep logging points over the whole measurement.
+        # The writer: a sweep logging points over the whole measurement, with a
+        # margin so that a slow start under load still overlaps it all (it is
+        # stopped once the clients are done).
+        writer_log = os.path.join(sb.dir, "writer.log")  # a file: a pipe nobody drains could stall it
         writer = subprocess.Popen([sb.mstar, "run", sb.sweep("load-live", [1, 2], [1, 2], steps=2000,
-                                                              seconds=a.seconds + 5), "-j", "4"],
-                                  env=sb.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                                              seconds=a.seconds + 30), "-j", "4"],
+                                  env=sb.env, stdout=subprocess.DEVNULL, stderr=open(writer_log, "w"))
         while "load-live" not in get(url + "/api/sweeps")[2].decode():  # polled: the writer registers its sweep
             if writer.poll() is not None:
-                raise SystemExit("the writing sweep ended early: " + writer.stderr.read())
+                raise SystemExit("the writing sweep ended early: " + open(writer_log).read())
         latencies, errors = [], []
         deadline = time.monotonic() + a.seconds
         start = time.monotonic()

@@ -15,7 +15,14 @@ add_test(NAME serve_browser
 # `mstar export --tensorboard` read back with the tensorboard package's reader.
 add_test(NAME serve_tensorboard_export
          COMMAND ${serve_python} ${CMAKE_CURRENT_SOURCE_DIR}/serve_tensorboard_test.py $<TARGET_FILE:mstar>)
-set_tests_properties(serve_http serve_browser serve_tensorboard_export PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+# `mstar export --mlflow` read back with MLflow's own client.
+add_test(NAME serve_mlflow_export
+         COMMAND ${serve_python} ${CMAKE_CURRENT_SOURCE_DIR}/serve_mlflow_test.py $<TARGET_FILE:mstar>)
+# The bounded load test of the JSON API while a sweep writes the registry
+# (bench/serve_load.py, a few seconds): zero errors; req/s and p99 printed.
+add_test(NAME serve_load
+         COMMAND ${serve_python} ${PROJECT_SOURCE_DIR}/bench/serve_load.py $<TARGET_FILE:mstar> --seconds 3 --clients 2)
+set_tests_properties(serve_http serve_browser serve_tensorboard_export serve_mlflow_export serve_load PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
 
 # The GRPO node's rollout log, served (needs the LibTorch plugins).
 if(TARGET algorithms AND TARGET tiny_vlm)

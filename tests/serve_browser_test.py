@@ -1,7 +1,8 @@
 """`mstar serve` in a real browser: Debian's headless Chromium through its
 chromium-driver (Selenium). The page loads, live progress follows a sweep
 that `mstar run` writes while the page is open, a filter narrows the trial
-table, the curve shows one series per run (one per setting over seeds),
+table, the pivot shows a metric's mean ± CI per swept value, the curve shows
+one series per run (one per setting over seeds),
 lineage and the rollout browser render, and the console has no errors.
 A screenshot of each page is kept in OUT_DIR.
 usage: serve_browser_test.py MSTAR_BINARY OUT_DIR
@@ -99,6 +100,20 @@ def main():
         wait.until(lambda d: d.find_element(By.ID, "curve").get_attribute("data-series") == "6")
         driver.find_element(By.ID, "seeds").click()
         wait.until(lambda d: d.find_element(By.ID, "curve").get_attribute("data-series") == "3")
+        # The pivot: columns by scale, each cell the final loss (scale / 20) as mean ± CI over the 2 seeds.
+        driver.execute_script("const m = document.getElementById('pivot-metric'); m.value = 'train.final_loss';"
+                              "const c = document.getElementById('pivot-columns'); c.value = 'train.scale';"
+                              "c.dispatchEvent(new Event('change'));")
+        wait.until(lambda d: [h.text for h in rows("#pivot thead th")] == [f"train.scale={s}" for s in (1, 2, 3)])
+        cells = [c.text for c in rows("#pivot tbody td")]
+        if len(cells) != 3 or not all(c.startswith(v) and c.endswith("(n=2)") for c, v in zip(cells, ("0.05", "0.1", "0.15"))):
+            fail(f"pivot cells: {cells}")
+        # Rows by seed: one row per seed, each cell that seed's single run.
+        driver.execute_script("const r = document.getElementById('pivot-rows'); r.value = 'seed';"
+                              "r.dispatchEvent(new Event('change'));")
+        wait.until(lambda d: [c.text for c in rows("#pivot tbody tr td:first-child")] == ["1", "2"])
+        if not all(c.text.endswith("(n=1)") for c in rows("#pivot tbody td:not(:first-child)")):
+            fail(f"pivot by seed: {[c.text for c in rows('#pivot tbody td')]}")
         driver.save_screenshot(os.path.join(out_dir, "serve_sweep.png"))
         errors = severe(driver)
         if errors:

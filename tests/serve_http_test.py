@@ -1,4 +1,5 @@
-"""`mstar serve` over HTTP, without a browser: the JSON API over a sweep of the
+"""`mstar serve` over HTTP, without a browser: the JSON API (trial table,
+filter, pivot, curves) over a sweep of the
 test plugins, path confinement of static and store files, read-only
 behaviour, and the token needed off loopback.
 usage: serve_http_test.py MSTAR_BINARY"""
@@ -33,14 +34,23 @@ def main():
     sb = Sandbox(sys.argv[1])
     try:
         sb.run("run", sb.sweep("api-sweep", [1, 2, 3], [1, 2]), "-j", "2")
+        shared = sb.write("shared.yaml", "name: shared-sweep\nnodes:\n  a: {plugin: test/echo}\n"
+                                         "  b: {plugin: test/sum, inputs: {a: a}}\nsweep:\n  grid: {b.add: [1, 2, 3]}\n")
+        sb.run("run", shared)
         db = os.path.join(sb.home, "registry.db")
         before = hashlib.sha256(open(db, "rb").read()).hexdigest()
         _, url = sb.serve()
 
         status, _, body = get(url + "/api/sweeps")
         sweeps = json.loads(body)
-        check(status == 200 and [s["name"] for s in sweeps] == ["api-sweep"], f"sweeps: {status} {body[:300]}")
-        check(sweeps[0]["nodes"] == {"done": 6} and sweeps[0]["trials"] == {"done": 6}, f"counts: {sweeps[0]}")
+        check(status == 200 and [s["name"] for s in sweeps] == ["shared-sweep", "api-sweep"],
+              f"sweeps, newest first: {status} {body[:300]}")
+        # A node instance shared by the trials counts once: `a` is one instance under three trials of `b`.
+        by_name = {s["name"]: s for s in sweeps}
+        check(by_name["shared-sweep"]["instances"] == 4 and sum(by_name["shared-sweep"]["nodes"].values()) == 4
+              and by_name["shared-sweep"]["trials"] == {"done": 3}, f"shared instances: {by_name['shared-sweep']}")
+        check(by_name["api-sweep"]["nodes"] == {"done": 6} and by_name["api-sweep"]["trials"] == {"done": 6},
+              f"counts: {by_name['api-sweep']}")
 
         runs = json.loads(get(url + "/api/runs?target=api-sweep")[2])
         check(len(runs["rows"]) == 6, f"all runs: {runs}")
@@ -49,6 +59,18 @@ def main():
         check(len(narrowed["rows"]) == 2, f"filtered runs: {narrowed}")
         status, _, body = get(url + "/api/runs?target=api-sweep&where=" + urllib.parse.quote("params.train.scale >"))
         check(status == 400 and "column" in json.loads(body)["error"], f"bad filter: {status} {body[:300]}")
+
+        # The pivot: rows by seed, columns by scale, cells the final loss (scale / 20) over that cell's runs.
+        pivot = json.loads(get(url + "/api/pivot?target=api-sweep&rows=seed&columns=train.scale"
+                                     "&metric=train.final_loss")[2])
+        check(pivot["columns"] == ["seed", "train.scale=1", "train.scale=2", "train.scale=3"], f"pivot: {pivot}")
+        check([r[0] for r in pivot["rows"]] == [1, 2] and pivot["rows"][0][1:] == ["0.05 (n=1)", "0.1 (n=1)", "0.15 (n=1)"],
+              f"pivot rows: {pivot['rows']}")
+        series = json.loads(get(url + "/api/series?target=api-sweep")[2])
+        check(series["axes"] == ["train.scale"] and "train.final_loss" in series["metrics"], f"series: {series}")
+        for bad in ("rows=seed", "columns=train.scale&metric=train.nope@", "columns=params."):
+            status, _, body = get(url + "/api/pivot?target=api-sweep&" + bad)
+            check(status == 400 and json.loads(body)["error"], f"pivot {bad}: {status} {body[:300]}")
 
         curves = json.loads(get(url + "/api/curves?target=api-sweep&key=train.loss")[2])
         check(len(curves["series"]) == 6, f"one curve per run: {len(curves['series'])}")

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/cmd_results.h"
+#include "export/mlflow.h"
 #include "export/tensorboard.h"
 #include "mstar/error.h"
 #include "mstar/params.h"
@@ -296,7 +297,7 @@ int cmd_export(const Args& args) {
   po::options_description desc("export options");
   StoreOptions so;
   std::vector<std::string> targets;
-  std::string where, format, output, tensorboard;
+  std::string where, format, output, tensorboard, mlflow;
   bool series = false;
   so.add_to(desc, false, false);
   desc.add_options()("target", po::value(&targets)->composing(), "sweeps or runs; none: all runs")(
@@ -305,24 +306,37 @@ int cmd_export(const Args& args) {
       "format,f", po::value(&format)->default_value("csv"), "csv, jsonl or json")(
       "output,o", po::value(&output), "write here instead of stdout")(
       "tensorboard", po::value(&tensorboard),
-      "write TensorBoard event files under DIR instead (scalars per node/key/step, HParams): tensorboard --logdir DIR");
+      "write TensorBoard event files under DIR instead (scalars per node/key/step, HParams): tensorboard --logdir DIR")(
+      "mlflow", po::value(&mlflow),
+      "write an MLflow file store (mlruns layout: params, metrics, tags) under DIR instead: "
+      "MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri DIR");
   po::positional_options_description pos;
   pos.add("target", -1);
   po::variables_map vm;
-  if (!parse(args, "mstar export [SWEEP|RUN...] [--where EXPR] [--series] [--format csv|jsonl|json] [-o FILE | --tensorboard DIR]",
+  if (!parse(args, "mstar export [SWEEP|RUN...] [--where EXPR] [--series] [--format csv|jsonl|json] [-o FILE | --tensorboard DIR | --mlflow DIR]",
              "Exports runs for pandas, R or a spreadsheet: one row per trial with run columns, every param "
              "(params.KEY) and every summary (metrics.NODE.KEY); or with --series one row per metric point "
              "(run, node, key, step, value, time).",
-             "mstar export tfq-scaling --format csv -o trials.csv   # pandas.read_csv('trials.csv')", desc, &pos,
+             "mstar export tfq-scaling --format csv -o trials.csv   # pandas.read_csv('trials.csv')\n"
+             "  mstar export tfq-scaling --mlflow mlruns   # MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri mlruns",
+             desc, &pos,
              vm))
     return 0;
   const Format fmt = registry::parse_format(format, {Format::Csv, Format::Jsonl, Format::Json});
   auto reg = open_registry_ro(so);
   registry::Results res(*reg, targets, registry::Filter::parse(where, "--where"));
+  if (!tensorboard.empty() && !mlflow.empty()) throw_bad_input("export: give --tensorboard or --mlflow, not both");
   if (!tensorboard.empty()) {
     const auto stats = exporting::export_tensorboard(res, tensorboard);
     std::cerr << "wrote " << tensorboard << " (" << stats.runs << " runs, " << stats.scalars
               << " points): tensorboard --logdir " << tensorboard << "\n";
+    return 0;
+  }
+  if (!mlflow.empty()) {
+    const auto stats = exporting::export_mlflow(res, mlflow);
+    std::cerr << "wrote " << mlflow << " (" << stats.experiments << " experiments, " << stats.runs << " runs, "
+              << stats.points << " points): MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri " << mlflow
+              << "\n";
     return 0;
   }
   std::ofstream file;

@@ -5,8 +5,8 @@
 #include <fstream>
 #include <set>
 
+#include "export/walk.h"
 #include "mstar/error.h"
-#include "mstar/registry/registry.h"
 
 namespace mstar::exporting {
 
@@ -140,17 +140,17 @@ class EventFile {
 }  // namespace
 
 TensorBoardStats export_tensorboard(registry::Results& results, const fs::path& dir) {
-  auto& reg = results.registry();
   TensorBoardStats stats;
   std::set<std::string> metric_tags;
   std::vector<registry::Field> axes = results.varying_params(true);
   double first_created = 0;
-  for (const auto& run : results.runs()) {
+  for_each_run(results, [&](const ExportRun& r) {
+    const auto& run = r.run;
     if (first_created == 0 || run.created < first_created) first_created = run.created;
     EventFile file(dir / run.id, run.created);
     // HParams session start: every param of the run (TensorBoard's table shows the swept ones).
     std::string start;
-    for (const auto& [k, v] : reg.params(run.id)) {
+    for (const auto& [k, v] : r.params) {
       std::string entry;
       f_bytes(entry, 1, k);
       f_bytes(entry, 2, pb_value(v));
@@ -161,22 +161,19 @@ TensorBoardStats export_tensorboard(registry::Results& results, const fs::path& 
     std::string data;
     f_bytes(data, 3, start);
     file.record(event(run.created, 0, {hparams_value("_hparams_/session_start_info", data)}));
-    double last_time = run.created;
-    int64_t last_step = 0;
-    for (const auto& n : reg.node_runs(run.id)) {
-      for (const auto& p : reg.metrics(n.cache_key)) {
-        file.record(event(p.time, p.step, {scalar_value(n.node + "/" + p.key, p.value)}));
+    for (const auto& n : r.nodes) {
+      for (const auto& p : n.points) {
+        file.record(event(p.time, p.step, {scalar_value(series_name(n.record.node, p.key), p.value)}));
         ++stats.scalars;
-        last_time = std::max(last_time, p.time);
-        last_step = std::max(last_step, p.step);
       }
       std::vector<std::string> finals;
-      for (const auto& [k, v] : reg.summaries(n.cache_key)) {
-        const std::string name = "summary/" + n.node + "/" + k;
+      for (const auto& [k, v] : n.summaries) {
+        const std::string name = summary_name(n.record.node, k);
         finals.push_back(scalar_value(name, v));
         metric_tags.insert(name);
       }
-      if (!finals.empty()) file.record(event(n.finished > 0 ? n.finished : last_time, last_step, finals));
+      if (!finals.empty())
+        file.record(event(n.record.finished > 0 ? n.record.finished : r.last_time, r.last_step, finals));
     }
     // HParams session end: 1 success, 2 failure, 3 running, 0 unknown.
     std::string end;
@@ -184,11 +181,11 @@ TensorBoardStats export_tensorboard(registry::Results& results, const fs::path& 
     f_double(end, 2, run.finished);
     data.clear();
     f_bytes(data, 4, end);
-    file.record(event(run.finished > 0 ? run.finished : last_time, last_step,
+    file.record(event(run.finished > 0 ? run.finished : r.last_time, r.last_step,
                       {hparams_value("_hparams_/session_end_info", data)}));
     file.close();
     ++stats.runs;
-  }
+  });
   // The experiment: hparam_infos (the swept params) and metric_infos (the summaries).
   std::string experiment;
   for (const auto& f : axes) {

@@ -53,27 +53,40 @@ namespace {
 
 using namespace detail;
 
+// Every sweep's trials and node instances, newest trial first, in one
+// statement (the schema is docs/registry.md's public contract) instead of a
+// node_runs query per trial on every poll.
+constexpr const char* kProgressSql =
+    "SELECT r.sweep_id, r.id, r.status, n.cache_key, n.status FROM runs r "
+    "LEFT JOIN node_runs n ON n.run_id = r.id WHERE r.sweep_id IS NOT NULL "
+    "ORDER BY r.created DESC, r.id, n.node";
+
 // Every sweep with its trials and node instances counted by state: the
 // progress bars, polled while `mstar run` writes.
 Response sweeps(Context& ctx) {
   auto& reg = ctx.registry();
+  struct Progress {
+    std::map<std::string, size_t> trials, nodes;
+    std::set<std::string> runs, instances;
+  };
+  std::map<std::string, Progress> progress;
+  for (const auto& row : registry::run_readonly_sql(reg, kProgressSql).rows) {
+    auto& p = progress[registry::to_text(row[0])];
+    if (p.runs.insert(registry::to_text(row[1])).second) ++p.trials[registry::to_text(row[2])];
+    // A node instance shared by several trials is one piece of work.
+    if (!registry::is_missing(row[3]) && p.instances.insert(registry::to_text(row[3])).second)
+      ++p.nodes[registry::to_text(row[4])];
+  }
   Json out = Json::array();
   for (const auto& s : reg.list_sweeps()) {
-    std::map<std::string, size_t> trials, nodes;
-    std::set<std::string> instances;
-    for (const auto& r : reg.list_runs(s.id)) {
-      ++trials[r.status];
-      // A node instance shared by several trials is one piece of work.
-      for (const auto& n : reg.node_runs(r.id))
-        if (instances.insert(n.cache_key).second) ++nodes[n.status];
-    }
+    const auto& p = progress[s.id];
     out.push_back({{"id", s.id},
                    {"name", s.name},
                    {"created", s.created},
                    {"updated", s.updated},
-                   {"trials", trials},
-                   {"nodes", nodes},
-                   {"instances", instances.size()}});
+                   {"trials", p.trials},
+                   {"nodes", p.nodes},
+                   {"instances", p.instances.size()}});
   }
   return json_response(out);
 }
@@ -102,14 +115,40 @@ Response runs(Context& ctx, const Request& req) {
   return json_response({{"columns", table.columns}, {"rows", rows}, {"run_ids", ids}});
 }
 
-// The series the selected runs logged (NODE.KEY), for the curve picker.
+// The trial table pivoted: one row per value of `rows` (a param; none: one
+// row), one column per value of `columns`, each cell the mean ± 95% CI of
+// `metric` over the seeds there (results_table's pivot, as `mstar results
+// --pivot`).
+Response pivot(Context& ctx, const Request& req) {
+  registry::Results res(ctx.registry(), targets_of(req), registry::Filter::parse(param(req, "where"), "where"));
+  registry::TableSpec spec;
+  spec.pivot = param(req, "columns");
+  if (spec.pivot.empty()) return error_response(400, "pivot: give columns=PARAM");
+  if (const std::string rows = param(req, "rows"); !rows.empty()) spec.group_by = {rows};
+  if (const std::string metric = param(req, "metric"); !metric.empty()) spec.metrics = {metric};
+  spec.aggs = {registry::Agg::Mean, registry::Agg::Ci95, registry::Agg::Count};
+  spec.text_cells = true;
+  const registry::Table table = registry::results_table(res, spec);
+  Json rows = Json::array();
+  for (const auto& row : table.rows) {
+    Json r = Json::array();
+    for (const auto& v : row) r.push_back(to_json(v));
+    rows.push_back(std::move(r));
+  }
+  return json_response({{"columns", table.columns}, {"rows", rows}});
+}
+
+// The series the selected runs logged (NODE.KEY), for the curve picker; the
+// swept params and the summaries, for the pivot's pickers.
 Response series(Context& ctx, const Request& req) {
   registry::Results res(ctx.registry(), targets_of(req), registry::Filter::parse(param(req, "where"), "where"));
   Json keys = Json::array();
   for (const auto& [node, key] : res.series_keys()) keys.push_back(node + "." + key);
   Json axes = Json::array();
   for (const auto& f : res.varying_params(false)) axes.push_back(f.label());
-  return json_response({{"keys", keys}, {"axes", axes}});
+  Json metrics = Json::array();
+  for (const auto& f : res.summary_fields()) metrics.push_back(f.label());
+  return json_response({{"keys", keys}, {"axes", axes}, {"metrics", metrics}});
 }
 
 // Learning curves overlaid across runs (curve_chart): smoothed, and with
@@ -154,6 +193,7 @@ Response route(Context& ctx, const Request& req) {
     if (p == "/api/sweeps") return sweeps(ctx);
     if (p == "/api/runs") return runs(ctx, req);
     if (p == "/api/series") return series(ctx, req);
+    if (p == "/api/pivot") return pivot(ctx, req);
     if (p == "/api/curves") return curves(ctx, req);
     if (p == "/api/run") return run_detail(ctx, req);
     if (p == "/api/diff") return run_diff(ctx, req);

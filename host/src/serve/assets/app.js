@@ -95,15 +95,24 @@ async function showSweep(id) {
   const canvas = el('canvas', { id: 'curve' });
   const curveError = el('div', { class: 'error', id: 'curve-error' });
   const diffBtn = el('button', { id: 'diff', disabled: '' }, 'compare the two ticked runs');
+  const pivotRows = el('select', { id: 'pivot-rows' }, el('option', { value: '' }, '(one row)'));
+  const pivotCols = el('select', { id: 'pivot-columns' }, el('option', { value: '' }, '(no pivot)'));
+  const pivotMetric = el('select', { id: 'pivot-metric' });
+  const pivotTable = el('table', { id: 'pivot' });
+  const pivotError = el('div', { class: 'error', id: 'pivot-error' });
   const picked = new Set();
   setMain(el('h2', { id: 'sweep-title' }, 'Sweep ' + id), progress,
           el('p', {}, 'filter: ', where, ' ', el('button', { id: 'apply', onclick: () => refresh() }, 'apply'), ' ', diffBtn), error, table,
+          el('h3', {}, 'Pivot'),
+          el('p', {}, 'rows ', pivotRows, ' columns ', pivotCols, ' cells: mean ± 95% CI over seeds of ', pivotMetric),
+          pivotError, pivotTable,
           el('h3', {}, 'Learning curves'),
           el('p', {}, keySel, ' smoothing ', smooth, ' ', el('label', {}, seeds, ' mean and 95% CI over seeds')),
           curveError, el('div', { class: 'chartbox' }, canvas));
   where.addEventListener('keydown', (e) => { if (e.key === 'Enter') refresh(); });
   diffBtn.addEventListener('click', () => { location.hash = '#/diff/' + [...picked].join('/'); });
   for (const c of [keySel, smooth, seeds]) c.addEventListener('change', () => drawCurves());
+  for (const c of [pivotRows, pivotCols, pivotMetric]) c.addEventListener('change', () => drawPivot());
 
   async function refresh() {
     let runs;
@@ -128,7 +137,25 @@ async function showSweep(id) {
                                      j === 0 ? el('a', { href: '#/run/' + rid }, fmt(v)) : fmt(v))));
     });
     table.replaceChildren(el('thead', {}, head), el('tbody', {}, rows));
+    await drawPivot();
     await drawCurves();
+  }
+
+  async function drawPivot() {
+    if (!pivotCols.value) {
+      pivotTable.replaceChildren();
+      pivotError.textContent = '';
+      return;
+    }
+    try {
+      const t = await api('pivot', { target: id, where: where.value, rows: pivotRows.value, columns: pivotCols.value,
+                                     metric: pivotMetric.value });
+      pivotError.textContent = '';
+      pivotTable.replaceChildren(el('thead', {}, el('tr', {}, t.columns.map((c) => el('th', {}, c)))),
+                                 el('tbody', {}, t.rows.map((row) => el('tr', {}, row.map((v) => el('td', { class: 'num' }, fmt(v)))))));
+    } catch (e) {
+      pivotError.textContent = e.message;
+    }
   }
 
   async function drawCurves() {
@@ -152,6 +179,15 @@ async function showSweep(id) {
     if (!keySel.options.length) {
       const series = await api('series', { target: id });
       for (const k of series.keys) keySel.append(el('option', { value: k }, k));
+      pivotRows.replaceChildren(pivotRows.options[0]);  // series is asked again until there are keys
+      pivotCols.replaceChildren(pivotCols.options[0]);
+      pivotMetric.replaceChildren();
+      for (const a of series.axes) {
+        pivotRows.append(el('option', { value: a }, a));
+        pivotCols.append(el('option', { value: a }, a));
+      }
+      pivotRows.append(el('option', { value: 'seed' }, 'seed'));  // each seed's value, beside the mean over them
+      for (const m of series.metrics) pivotMetric.append(el('option', { value: m }, m));
     }
     await refresh();
     return (s.trials.running || 0) > 0;
