@@ -137,7 +137,10 @@ void SwiGluImpl::reset_parameters(double out_std_scale) {
   init_linear(down_proj, out_std_scale);
 }
 
-torch::Tensor SwiGluImpl::forward(const torch::Tensor& x) { return down_proj(swiglu(gate_up_proj(x))); }
+torch::Tensor SwiGluImpl::forward(const torch::Tensor& x) {
+  auto gu = gate_up_proj(x).chunk(2, -1);
+  return down_proj(torch::silu(gu[0]) * gu[1]);
+}
 
 GeluMlpImpl::GeluMlpImpl(int64_t dim, int64_t hidden) {
   fc1 = register_module("fc1", torch::nn::Linear(dim, hidden));

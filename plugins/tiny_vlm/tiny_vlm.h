@@ -107,8 +107,6 @@ TinyVlmOptions preset(Family family, const std::string& size, int64_t vocab_size
 // x * rsqrt(mean(x^2) + eps) * weight over the last dim, in float32 math
 // (kernels.cpp: one fused pass each way for float32 on the CPU).
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
-// silu(gate) * up of [..., 2F] = [gate | up] -> [..., F] (fused likewise).
-torch::Tensor swiglu(const torch::Tensor& gate_up);
 
 class RMSNormImpl : public torch::nn::Module {
  public:
