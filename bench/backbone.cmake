@@ -9,3 +9,14 @@ if(MSTAR_WITH_TORCH AND TARGET mstar_ml AND TARGET tiny_vlm)
   add_dependencies(backbone_bench tiny_vlm)
   mstar_warnings(backbone_bench)
 endif()
+
+# backbone_compare: the C++ side of bench/backbone_compare.py (C++ against
+# the eager PyTorch reference bench/backbone_ref.py, same weights and inputs).
+if(MSTAR_WITH_TORCH AND TARGET mstar_ml AND TARGET tiny_vlm)
+  add_executable(backbone_compare ${CMAKE_CURRENT_LIST_DIR}/backbone_compare.cpp)
+  target_link_libraries(backbone_compare PRIVATE mstar::ml)
+  target_precompile_headers(backbone_compare REUSE_FROM backbone_bench)
+  target_compile_definitions(backbone_compare PRIVATE MSTAR_TINY_VLM_PLUGIN="$<TARGET_FILE:tiny_vlm>")
+  add_dependencies(backbone_compare tiny_vlm)
+  mstar_warnings(backbone_compare)
+endif()

@@ -8,6 +8,7 @@ if(MSTAR_WITH_TORCH AND TARGET mstar_ml AND TARGET tiny_vlm)
             ${CMAKE_CURRENT_LIST_DIR}/ml_backbone_test.cpp
             ${CMAKE_CURRENT_LIST_DIR}/ml_learning_test.cpp
             ${CMAKE_CURRENT_LIST_DIR}/ml_golden_test.cpp
+            ${CMAKE_CURRENT_LIST_DIR}/ml_fast_paths_test.cpp
     LIBRARIES mstar::ml)
   target_precompile_headers(ml_test PRIVATE <torch/torch.h>)
 

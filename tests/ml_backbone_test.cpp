@@ -42,7 +42,7 @@ TEST_P(BackboneFamily, KvCacheLogitsEqualRecomputation) {
   torch::Tensor ids = prompts.token_ids, mask = prompts.attention_mask;
   torch::Generator gen = make_generator(3);
   for (int step = 0; step < 6; ++step) {
-    torch::Tensor full = model->forward({prompts.images, ids, mask});
+    torch::Tensor full = model->forward({prompts.images, ids, mask, {}});
     EXPECT_LT(max_abs_diff(logits, full.select(1, -1)), 1e-5) << "step " << step;
     torch::Tensor next = random_tokens(*model, 4, gen);
     ids = torch::cat({ids, next.unsqueeze(1)}, 1);
@@ -61,7 +61,7 @@ TEST_P(BackboneFamily, GreedyGenerationEqualsNoCacheLoop) {
   torch::NoGradGuard no_grad;
   torch::Tensor ids = prompts.token_ids, mask = prompts.attention_mask;
   for (int step = 0; step < 8; ++step) {
-    torch::Tensor last = model->forward({prompts.images, ids, mask}).select(1, -1);
+    torch::Tensor last = model->forward({prompts.images, ids, mask, {}}).select(1, -1);
     torch::Tensor next = last.argmax(-1);
     EXPECT_TRUE(torch::equal(next, g.tokens.select(1, step))) << "step " << step;
     torch::Tensor lp = last.log_softmax(-1).gather(-1, next.unsqueeze(1)).squeeze(1);

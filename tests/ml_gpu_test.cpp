@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "mstar/ml/backbone.h"
+#include "mstar/ml/checkpoint.h"
 #include "mstar/ml/registry.h"
 #include "mstar/ml/safetensors.h"
 
@@ -63,6 +64,33 @@ TEST(GpuBackbone, GeneratesOnCuda) {
   Generation g = model->generate(prompts, {.max_new_tokens = 8, .temperature = 1.0});
   ASSERT_EQ(g.tokens.size(0), 1);
   EXPECT_TRUE(((g.tokens >= 0) & (g.tokens < model->tokenizer().size())).all().item<bool>());
+}
+
+// dtype: bfloat16 (the algorithms' autocast): a training step on the GPU
+// keeps float32 weights, and its log-probs stay within bf16 rounding of float32.
+TEST(GpuBackbone, Bfloat16AutocastTrainingStepNearFloat32) {
+  MSTAR_REQUIRE_GPU();
+  load_library(MSTAR_TINY_VLM_PLUGIN);
+  auto model = load_backbone(kBaseModel, {.device = "cuda", .dtype = "float32"});
+  model->train();
+  SafeTensors golden = load_safetensors(kGolden);
+  const torch::Device cuda = model->device();
+  Batch batch;
+  batch.images = golden.at("images").to(cuda);
+  batch.token_ids = golden.at("token_ids").to(cuda);
+  batch.attention_mask = golden.at("attention_mask").to(cuda);
+  torch::Tensor response = golden.at("response_mask").to(cuda, torch::kFloat32);
+  torch::Tensor f32 = model->score(batch).logprobs.detach();
+  const AutocastGuard autocast(cuda, torch::kBFloat16);
+  TokenScores s = model->score(batch);
+  (-(s.logprobs * response).sum() / response.sum()).backward();
+  for (const auto& p : model->parameters()) {
+    EXPECT_EQ(p.scalar_type(), torch::kFloat32);
+    if (p.grad().defined()) EXPECT_TRUE(p.grad().isfinite().all().item<bool>());
+  }
+  const double diff = ((s.logprobs.detach() - f32) * response).abs().max().item<double>();
+  EXPECT_LT(diff, 0.25);
+  RecordProperty("max_bf16_logprob_diff", std::to_string(diff));
 }
 
 }  // namespace

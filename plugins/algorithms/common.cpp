@@ -88,6 +88,9 @@ void add_validation_params(ParamSchema& schema) {
 
 void add_run_params(ParamSchema& schema, int64_t save_freq) {
   schema.add(ParamSpec::string("device").def("").describe("cpu, cuda, cuda:N; empty = where the model was saved"))
+      .add(ParamSpec::enumeration("dtype", {"float32", "bfloat16"}).def("float32").describe(
+          "compute precision: bfloat16 runs matrix products and attention under autocast (weights, optimizer "
+          "state and saved checkpoints stay float32); meant for GPUs"))
       .add(ParamSpec::boolean("freeze_vision").def(false).describe("freeze the vision tower (projector stays trainable)"))
       .add(ParamSpec::integer("save_freq").def(save_freq).range(0, 1 << 30).describe(
           "checkpoint into the resume directory every N steps; 0 = never (a killed node starts over)"))

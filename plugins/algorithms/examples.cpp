@@ -50,6 +50,23 @@ torch::Tensor ImageBank::batch(const std::vector<int64_t>& indices) const {
   return out.div_(255.0);
 }
 
+void ImageBank::fill(ml::Batch& b, const std::vector<int64_t>& indices) const {
+  std::vector<int64_t> distinct, rows;
+  std::map<int64_t, int64_t> slot;
+  for (int64_t i : indices) {
+    const auto [it, fresh] = slot.emplace(i, static_cast<int64_t>(distinct.size()));
+    if (fresh) distinct.push_back(i);
+    rows.push_back(it->second);
+  }
+  b.image_index = torch::Tensor();
+  if (distinct.size() == indices.size()) {
+    b.images = batch(indices);
+    return;
+  }
+  b.images = batch(distinct);
+  if (b.images.defined()) b.image_index = torch::tensor(rows, torch::kInt64);
+}
+
 // ---- rows ----------------------------------------------------------------------------------
 
 std::vector<std::string> string_list(const Json& list) {
@@ -257,7 +274,7 @@ ml::SequenceBatch pack_rows(const std::vector<const std::vector<int64_t>*>& prom
   for (const auto* x : prompts) p.push_back(*x);
   for (const auto* x : responses) r.push_back(*x);
   ml::SequenceBatch seq = ml::pack_sequences(p, r, pad_id);
-  seq.batch.images = images.batch(image_indices);
+  images.fill(seq.batch, image_indices);
   return seq;
 }
 

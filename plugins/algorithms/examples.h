@@ -44,6 +44,10 @@ class ImageBank {
   // Float images [B,3,S,S] in [0,1]; a zero image for index -1. Undefined
   // when every index is -1.
   torch::Tensor batch(const std::vector<int64_t>& indices) const;
+  // The images of rows `indices` into `b`: when some rows share an image
+  // (the n samples of a GRPO prompt), b.images holds each image once and
+  // b.image_index points the rows at them, so its features are computed once.
+  void fill(ml::Batch& b, const std::vector<int64_t>& indices) const;
   int64_t count() const { return static_cast<int64_t>(images_.size()); }
 
  private:

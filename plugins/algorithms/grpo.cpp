@@ -8,6 +8,7 @@
 #include "grpo.h"
 #include "mstar/format.h"
 #include "mstar/error.h"
+#include "mstar/ml/checkpoint.h"
 #include "mstar/ml/sampling.h"
 #include "mstar/plugin.h"
 #include "rollout_log.h"
@@ -198,6 +199,7 @@ class Grpo {
     GrpoState state{c, *model, reference.get(), *reward, examples, images, sampler, generator, timer, max_new_tokens};
     GrpoStep step(state, optimizer, {sft_sampler ? &sft_examples : nullptr, sft_sampler.get(), &sft_images}, log,
                   total_steps, ctx.output_dir());
+    const ml::AutocastGuard autocast(model->device(), ml::parse_compute_dtype(p.get_string("dtype")));
     const LoopOutcome outcome = TrainingLoop(ctx, loop, {*model, optimizer, sampler, validator}).run(step);
     ctx.summary("collapsed", outcome.stop_reason.rfind("collapse", 0) == 0 ? 1.0 : 0.0);
   }

@@ -56,7 +56,7 @@ void sample(GrpoState& s, const std::vector<int64_t>& prompt_rows, int64_t first
       out.prompt_tokens += static_cast<int64_t>(ex.prompt.size());
     }
     ml::Batch batch = ml::pad_batch(prompts, s.model.pad_token_id(), ml::PadSide::Left);
-    batch.images = s.images.batch(image_ids);
+    s.images.fill(batch, image_ids);  // a prompt's n samples share its image features
     ml::SamplingOptions options;
     options.max_new_tokens = s.max_new_tokens;
     options.temperature = c.temperature;

@@ -7,6 +7,7 @@
 #include "common.h"
 #include "mstar/format.h"
 #include "mstar/error.h"
+#include "mstar/ml/checkpoint.h"
 #include "mstar/ml/sampling.h"
 #include "mstar/plugin.h"
 #include "supervised.h"
@@ -184,6 +185,7 @@ class Sft {
     loop.plan = mstar::format("{} steps of {} rows ({} rows, {} epochs)", total_steps, batch, rows, p.get_int("epochs"));
     loop.summary_keys = {metric::kLoss, metric::kTokenAccuracy, metric::kEntropy};
     SftStep step(*model, examples, images, sampler, optimizer, p, log, total_steps);
+    const ml::AutocastGuard autocast(model->device(), ml::parse_compute_dtype(p.get_string("dtype")));
     TrainingLoop(ctx, loop, {*model, optimizer, sampler, validator}).run(step);
   }
 };

@@ -34,7 +34,7 @@ SftLossStats sft_backward(ml::Backbone& model, const std::vector<Example>& examp
     const int64_t pw = seq.prompt_width, width = seq.batch.width() - pw;
     if (width == 0) continue;
     // Logits at t predict x_{t+1}: the response's tokens [pw, T) come from [pw-1, T-1).
-    torch::Tensor logits = model.forward(seq.batch);
+    torch::Tensor logits = model.forward(ml::with_row_images(model, seq.batch));
     torch::Tensor pred = logits.narrow(1, pw - 1, width);
     const torch::Device dev = logits.device();
     torch::Tensor targets = seq.batch.token_ids.narrow(1, pw, width).to(dev);

@@ -43,7 +43,8 @@ void add_decoding_params(ParamSchema& schema, int64_t max_new_tokens) {
           "answers per question; n > 1 adds majority-vote metrics, the others are means over the n"))
       .add(ParamSpec::integer("batch_size").def(32).range(1, 1 << 16).describe("sequences per generate() call"))
       .add(ParamSpec::string("device").def("").describe("cpu, cuda, cuda:N; \"\" = as the checkpoint"))
-      .add(ParamSpec::string("dtype").def("").describe("float32, bfloat16, float16; \"\" = as the checkpoint"));
+      .add(ParamSpec::enumeration("dtype", {"", "float32", "bfloat16", "float16"}).def("").describe(
+          "weights and compute of the evaluated model; \"\" = as the checkpoint (bfloat16 is for GPUs)"));
 }
 
 DecodeOptions decode_options(const Params& params, uint64_t seed) {

@@ -109,6 +109,8 @@ class TinyVlmBackbone final : public ml::Backbone {
     return tokenizer_.decode(kept);
   }
 
+  bool takes_image_index() const override { return true; }
+
   std::vector<int64_t> stop_token_ids() const override {
     return {tokenizer_.id(ml::tokens::kEnd), tokenizer_.eos_id()};
   }
@@ -116,7 +118,7 @@ class TinyVlmBackbone final : public ml::Backbone {
   torch::Tensor forward(const ml::Batch& batch) override {
     ml::check_token_ids(batch.token_ids, tokenizer_.size(), "tiny_vlm");
     return model_->forward(batch.token_ids.to(device()), batch.attention_mask.defined() ? batch.attention_mask.to(device()) : torch::Tensor(),
-                           batch.images);
+                           batch.images, batch.image_index);
   }
 
   std::unique_ptr<ml::DecodeState> prefill(const ml::Batch& prompts, int64_t max_new_tokens,
@@ -142,12 +144,12 @@ class TinyVlmBackbone final : public ml::Backbone {
     state->key_mask = torch::zeros({b, state->capacity}, opts);
     state->key_mask.narrow(1, 0, t0).masked_fill_(mask == 0, mask_value(dtype()));
 
-    torch::Tensor x = model_->embed(ids, prompts.images);
+    torch::Tensor x = model_->embed(ids, prompts.images, prompts.image_index);
     torch::Tensor positions = (mask.cumsum(1) - 1).clamp_min(0);
     torch::Tensor allowed = torch::ones({t0, t0}, torch::TensorOptions().dtype(torch::kBool).device(dev)).tril().unsqueeze(0) &
                             mask.to(torch::kBool).unsqueeze(1);
     torch::Tensor attn = torch::zeros({b, t0, t0}, opts).masked_fill_(allowed.logical_not(), mask_value(dtype()))
-                             .view({b, 1, 1, t0, t0});
+                             .view({b, 1, t0, t0});
     torch::Tensor h = model_->model->forward(x, model_->text_rope(positions), attn, &state->cache, 0);
     last_logits = model_->lm_logits(h.select(1, t0 - 1));
     state->positions = mask.sum(1);
@@ -163,7 +165,7 @@ class TinyVlmBackbone final : public ml::Backbone {
     const int64_t b = tokens.size(0), s = state->length + 1;
     torch::Tensor x = model_->embed_text(tokens.view({b, 1}));
     torch::Tensor rope = model_->text_rope(state->positions.view({b, 1}));
-    torch::Tensor mask = state->key_mask.narrow(1, 0, s).view({b, 1, 1, 1, s});
+    torch::Tensor mask = state->key_mask.narrow(1, 0, s).view({b, 1, 1, s});
     torch::Tensor h = model_->model->forward(x, rope, mask, &state->cache, state->length);
     state->length += 1;
     state->positions.add_(1);

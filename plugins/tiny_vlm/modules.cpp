@@ -1,5 +1,6 @@
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -68,11 +69,7 @@ void RMSNormImpl::reset_parameters() {
   weight.fill_(1.0);
 }
 
-torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  if (x.scalar_type() == torch::kFloat32) return x * torch::rsqrt(x.pow(2).mean(-1, true) + eps) * weight;
-  torch::Tensor xf = x.to(torch::kFloat32);
-  return (xf * torch::rsqrt(xf.pow(2).mean(-1, true) + eps)).to(x.scalar_type()) * weight;
-}
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) { return rms_norm(x, weight, eps); }
 
 // ---- attention ----------------------------------------------------------------
 
@@ -91,43 +88,40 @@ void AttentionImpl::reset_parameters(double out_std_scale) {
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& rope, const torch::Tensor& mask,
-                                     KvSlot* cache, int64_t offset) {
+                                     KvSlot* cache, int64_t offset, bool causal) {
   const int64_t b = x.size(0), t = x.size(1);
   const int64_t h = options.heads(), kv = options.kv_heads(), g = h / kv;
   const int64_t hd = options.dim() / h;
   torch::Tensor qkv = qkv_proj(x);  // [B,T,(H+2KV)*hd]
   torch::Tensor qk = qkv.narrow(-1, 0, (h + kv) * hd).view({b, t, h + kv, hd});
   torch::Tensor v = qkv.narrow(-1, (h + kv) * hd, kv * hd).view({b, t, kv, hd});
+  // The rotation factors carry the query scale: SDPA must not scale again.
+  std::optional<double> scale;
   if (rope.defined()) {
-    qk = apply_rope(qk, rope);  // also scales q by 1/sqrt(hd)
+    qk = apply_rope(qk, rope);
+    scale = 1.0;
   }
-  torch::Tensor q = qk.narrow(2, 0, h);
-  torch::Tensor k = qk.narrow(2, h, kv);
-  if (!rope.defined()) q = q * (1.0 / std::sqrt(static_cast<double>(hd)));
-
-  // Queries grouped by their kv head: [B*KV, G*T, hd].
-  torch::Tensor q3 = q.reshape({b, t, kv, g, hd}).permute({0, 2, 3, 1, 4}).reshape({b * kv, g * t, hd});
-  torch::Tensor keys = k.permute({0, 2, 1, 3});    // [B,KV,T,hd]
-  torch::Tensor values = v.permute({0, 2, 1, 3});  // [B,KV,T,hd]
-  int64_t s = t;
+  torch::Tensor keys = qk.narrow(2, h, kv).transpose(1, 2);  // [B,KV,T,hd]
+  torch::Tensor values = v.transpose(1, 2);                  // [B,KV,T,hd]
   if (cache) {
     cache->k.narrow(2, offset, t).copy_(keys);
     cache->v.narrow(2, offset, t).copy_(values);
-    s = offset + t;
-    keys = cache->k.narrow(2, 0, s);
-    values = cache->v.narrow(2, 0, s);
+    keys = cache->k.narrow(2, 0, offset + t);
+    values = cache->v.narrow(2, 0, offset + t);
   }
-  torch::Tensor scores = torch::bmm(q3, keys.reshape({b * kv, s, hd}).transpose(1, 2));  // [B*KV, G*T, S]
-  torch::Tensor probs;
-  if (mask.defined()) {
-    torch::Tensor s5 = scores.view({b, kv, g, t, s});
-    s5.add_(mask);
-    probs = s5.softmax(-1).view({b * kv, g * t, s});
+  const std::optional<torch::Tensor> attn_mask = mask.defined() ? std::optional<torch::Tensor>(mask) : std::nullopt;
+  torch::Tensor out;
+  if (t == 1 && kv < h) {
+    // One new token: the g query heads of a kv head become g query rows
+    // over the same keys, which spares SDPA expanding keys and values.
+    torch::Tensor q = qk.narrow(2, 0, h).reshape({b, kv, g, hd});
+    out = at::scaled_dot_product_attention(q, keys, values, attn_mask, 0.0, false, scale).reshape({b, 1, h * hd});
   } else {
-    probs = scores.softmax(-1);
+    torch::Tensor q = qk.narrow(2, 0, h).transpose(1, 2);  // [B,H,T,hd]
+    out = at::scaled_dot_product_attention(q, keys, values, attn_mask, 0.0, causal && !mask.defined(), scale,
+                                           /*enable_gqa=*/kv < h);
+    out = out.transpose(1, 2).reshape({b, t, h * hd});
   }
-  torch::Tensor out = torch::bmm(probs, values.reshape({b * kv, s, hd}));  // [B*KV, G*T, hd]
-  out = out.view({b, kv, g, t, hd}).permute({0, 3, 1, 2, 4}).reshape({b, t, h * hd});
   return o_proj(out);
 }
 
@@ -177,8 +171,8 @@ void DecoderLayerImpl::reset_parameters(double out_std_scale) {
 }
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& rope, const torch::Tensor& mask,
-                                        KvSlot* cache, int64_t offset) {
-  torch::Tensor h = x + self_attn(input_layernorm(x), rope, mask, cache, offset);
+                                        KvSlot* cache, int64_t offset, bool causal) {
+  torch::Tensor h = x + self_attn(input_layernorm(x), rope, mask, cache, offset, causal);
   return h + mlp(post_attention_layernorm(h));
 }
 
@@ -350,9 +344,9 @@ void TextModelImpl::reset_parameters() {
 }
 
 torch::Tensor TextModelImpl::forward(torch::Tensor x, const torch::Tensor& rope, const torch::Tensor& mask,
-                                     std::vector<KvSlot>* cache, int64_t offset) {
+                                     std::vector<KvSlot>* cache, int64_t offset, bool causal) {
   for (size_t i = 0; i < layer_list_.size(); ++i)
-    x = layer_list_[i]->forward(x, rope, mask, cache ? &(*cache)[i] : nullptr, offset);
+    x = layer_list_[i]->forward(x, rope, mask, cache ? &(*cache)[i] : nullptr, offset, causal);
   return norm(x);
 }
 
@@ -444,7 +438,8 @@ torch::Tensor TinyVlmImpl::embed_text(const torch::Tensor& token_ids) {
   return x;
 }
 
-torch::Tensor TinyVlmImpl::embed(const torch::Tensor& token_ids, const torch::Tensor& images) {
+torch::Tensor TinyVlmImpl::embed(const torch::Tensor& token_ids, const torch::Tensor& images,
+                                 const torch::Tensor& image_index) {
   torch::Tensor x = embed_text(token_ids);
   torch::Tensor is_image = token_ids == options.image_token_id();
   const int64_t per_image = image_token_count(options);
@@ -461,6 +456,20 @@ torch::Tensor TinyVlmImpl::embed(const torch::Tensor& token_ids, const torch::Te
   if (rows.empty()) return x;
   if (!images.defined())
     throw_bad_input("tiny_vlm: the prompts hold <image> placeholders but the batch has no images");
+  if (image_index.defined()) {
+    if (image_index.dim() != 1 || image_index.size(0) != token_ids.size(0))
+      throw_bad_input("tiny_vlm: image_index must be [" + std::to_string(token_ids.size(0)) + "], got " +
+                      c10::str(image_index.sizes()));
+    torch::Tensor index = image_index.to(torch::kCPU, torch::kInt64);
+    const int64_t lo = index.min().item<int64_t>(), hi = index.max().item<int64_t>();
+    if (lo < 0 || hi >= images.size(0))
+      throw_bad_input("tiny_vlm: image_index holds " + std::to_string(lo < 0 ? lo : hi) + " but the batch has " +
+                      std::to_string(images.size(0)) + " images");
+    torch::Tensor rows_t = torch::tensor(rows, torch::kInt64);
+    torch::Tensor feats = image_features(images).to(x.scalar_type());
+    feats = feats.index_select(0, index.index_select(0, rows_t).to(feats.device()));
+    return x.masked_scatter(is_image.unsqueeze(-1), feats);
+  }
   if (images.size(0) != token_ids.size(0))
     throw_bad_input("tiny_vlm: " + std::to_string(images.size(0)) + " images for a batch of " +
                     std::to_string(token_ids.size(0)) + " sequences");
@@ -483,27 +492,27 @@ torch::Tensor TinyVlmImpl::lm_logits(const torch::Tensor& hidden) {
 }
 
 torch::Tensor TinyVlmImpl::forward(const torch::Tensor& token_ids, const torch::Tensor& attention_mask,
-                                   const torch::Tensor& images) {
-  const int64_t b = token_ids.size(0), t = token_ids.size(1);
+                                   const torch::Tensor& images, const torch::Tensor& image_index) {
+  const int64_t t = token_ids.size(1);
   if (t > options.text().max_positions())
     throw_bad_input("tiny_vlm: sequence of " + std::to_string(t) + " tokens exceeds max_positions " +
                     std::to_string(options.text().max_positions()));
-  torch::Tensor x = embed(token_ids, images);
+  torch::Tensor x = embed(token_ids, images, image_index);
   const auto dev = token_ids.device();
-  torch::Tensor allowed = torch::ones({t, t}, torch::TensorOptions().dtype(torch::kBool).device(dev)).tril();
-  torch::Tensor positions;
-  if (attention_mask.defined()) {
-    torch::Tensor m = attention_mask.to(torch::kInt64);
-    positions = (m.cumsum(1) - 1).clamp_min(0);
-    allowed = allowed.unsqueeze(0) & m.to(torch::kBool).unsqueeze(1);  // [B,T,T]
-  } else {
-    positions = torch::arange(t, torch::TensorOptions().dtype(torch::kInt64).device(dev)).unsqueeze(0).expand({b, t});
-    allowed = allowed.unsqueeze(0);
+  // Without padding the mask is plain causal, which SDPA applies without a
+  // [B,T,T] mask tensor (and its flash kernel skips the masked blocks).
+  if (!attention_mask.defined() || attention_mask.all().item<bool>()) {
+    torch::Tensor positions = torch::arange(t, torch::TensorOptions().dtype(torch::kInt64).device(dev)).unsqueeze(0);
+    torch::Tensor h = model->forward(x, text_rope(positions), torch::Tensor(), nullptr, 0, /*causal=*/true);
+    return lm_logits(h);
   }
+  torch::Tensor m = attention_mask.to(torch::kInt64);
+  torch::Tensor positions = (m.cumsum(1) - 1).clamp_min(0);
+  torch::Tensor allowed = torch::ones({t, t}, torch::TensorOptions().dtype(torch::kBool).device(dev)).tril().unsqueeze(0) &
+                          m.to(torch::kBool).unsqueeze(1);  // [B,T,T]
   torch::Tensor mask = torch::zeros(allowed.sizes(), x.options())
                            .masked_fill_(allowed.logical_not(), mask_value(x.scalar_type()))
-                           .unsqueeze(1)
-                           .unsqueeze(1);  // [B|1,1,1,T,T]
+                           .unsqueeze(1);  // [B,1,T,T]
   torch::Tensor h = model->forward(x, text_rope(positions), mask);
   return lm_logits(h);
 }

@@ -104,6 +104,10 @@ TinyVlmOptions preset(Family family, const std::string& size, int64_t vocab_size
 
 // ---- modules ------------------------------------------------------------------
 
+// x * rsqrt(mean(x^2) + eps) * weight over the last dim, in float32 math
+// (kernels.cpp: one fused pass each way for float32 on the CPU).
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
 class RMSNormImpl : public torch::nn::Module {
  public:
   RMSNormImpl(int64_t dim, double eps);
@@ -135,11 +139,13 @@ class AttentionImpl : public torch::nn::Module {
   void reset_parameters(double out_std_scale);
   // x [B,T,D]. rope: complex [B|1, T, heads + kv_heads, head_dim/2] rotation
   // factors that also carry the 1/sqrt(head_dim) query scale (see
-  // rope_factors); undefined = no rotary embedding. mask: additive
-  // [B|1, 1, 1, T, S] or undefined. cache: write this call's keys/values at
-  // [offset, offset+T) and attend over [0, offset+T).
+  // head_factors); undefined = no rotary embedding. mask: additive
+  // [B|1, 1, T, S], or undefined: then causal (a lower-triangular mask) or
+  // none. cache: write this call's keys/values at [offset, offset+T) and
+  // attend over [0, offset+T). Attention is torch's
+  // scaled_dot_product_attention (fused kernels on CPU and GPU).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& rope, const torch::Tensor& mask,
-                        KvSlot* cache = nullptr, int64_t offset = 0);
+                        KvSlot* cache = nullptr, int64_t offset = 0, bool causal = false);
   AttentionOptions options;
   torch::nn::Linear qkv_proj{nullptr}, o_proj{nullptr};
 };
@@ -169,7 +175,7 @@ class DecoderLayerImpl : public torch::nn::Module {
   DecoderLayerImpl(const AttentionOptions& attention, int64_t intermediate, bool mlp_bias, double eps);
   void reset_parameters(double out_std_scale);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& rope, const torch::Tensor& mask,
-                        KvSlot* cache = nullptr, int64_t offset = 0);
+                        KvSlot* cache = nullptr, int64_t offset = 0, bool causal = false);
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   Attention self_attn{nullptr};
   SwiGlu mlp{nullptr};
@@ -253,7 +259,7 @@ class TextModelImpl : public torch::nn::Module {
   explicit TextModelImpl(const TextOptions& options, int64_t kv_heads, int64_t intermediate);
   void reset_parameters();
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& rope, const torch::Tensor& mask,
-                        std::vector<KvSlot>* cache = nullptr, int64_t offset = 0);
+                        std::vector<KvSlot>* cache = nullptr, int64_t offset = 0, bool causal = false);
   TextOptions options;
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
@@ -277,14 +283,17 @@ class TinyVlmImpl : public torch::nn::Module {
   torch::Tensor image_features(const torch::Tensor& images);
   // Token embeddings alone (scaled); <image> ids get their plain embedding.
   torch::Tensor embed_text(const torch::Tensor& token_ids);
-  // Token embeddings with image features scattered over the <image> placeholders.
-  torch::Tensor embed(const torch::Tensor& token_ids, const torch::Tensor& images);
+  // Token embeddings with image features scattered over the <image>
+  // placeholders. image_index [B] (optional): row i shows
+  // images[image_index[i]], and each image's features are computed once.
+  torch::Tensor embed(const torch::Tensor& token_ids, const torch::Tensor& images,
+                      const torch::Tensor& image_index = {});
   // Rotation factors for positions [B,T] (query scale folded in).
   torch::Tensor text_rope(const torch::Tensor& positions);
   torch::Tensor lm_logits(const torch::Tensor& hidden);
   // Logits [B,T,V] of a padded batch.
   torch::Tensor forward(const torch::Tensor& token_ids, const torch::Tensor& attention_mask,
-                        const torch::Tensor& images);
+                        const torch::Tensor& images, const torch::Tensor& image_index = {});
 
   // RMS of the image tokens on random images (what calibration aims at 1).
   double image_token_rms(int64_t count = 8);

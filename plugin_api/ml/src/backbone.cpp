@@ -92,9 +92,18 @@ SequenceBatch append_generation(const Batch& prompts, const Generation& generati
   const torch::Tensor tokens = generation.tokens.to(prompts.token_ids.device());
   const torch::Tensor gmask = generation.mask.to(pmask.device());
   out.batch.images = prompts.images;
+  out.batch.image_index = prompts.image_index;
   out.batch.token_ids = torch::cat({prompts.token_ids, tokens}, 1);
   out.batch.attention_mask = torch::cat({pmask, gmask}, 1);
   out.response_mask = torch::cat({torch::zeros_like(pmask), gmask}, 1);
+  return out;
+}
+
+Batch with_row_images(const Backbone& model, const Batch& batch) {
+  if (!batch.image_index.defined() || !batch.images.defined() || model.takes_image_index()) return batch;
+  Batch out = batch;
+  out.images = batch.images.index_select(0, batch.image_index.to(batch.images.device(), torch::kInt64));
+  out.image_index = torch::Tensor();
   return out;
 }
 
@@ -142,7 +151,7 @@ torch::Dtype Backbone::dtype() const {
 
 TokenScores Backbone::score(const Batch& batch, const ScoreOptions& options) {
   if (options.temperature <= 0) throw_bad_input("score: temperature must be > 0");
-  torch::Tensor logits = forward(batch);
+  torch::Tensor logits = forward(with_row_images(*this, batch));
   const int64_t t = batch.width();
   TokenScores s;
   torch::Tensor mask = batch.attention_mask.defined() ? batch.attention_mask.to(torch::kFloat32) : torch::Tensor();
@@ -193,7 +202,7 @@ Generation Backbone::generate(const Batch& prompts, const SamplingOptions& optio
     torch::Tensor lengths = torch::zeros({b}, i64);
 
     torch::Tensor logits;
-    std::unique_ptr<DecodeState> state = prefill(prompts, n, logits);
+    std::unique_ptr<DecodeState> state = prefill(with_row_images(*this, prompts), n, logits);
     int64_t steps = 0;
     torch::Tensor lp, ent;
     for (int64_t step = 0; step < n; ++step) {

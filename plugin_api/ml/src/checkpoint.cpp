@@ -1,5 +1,7 @@
 #include "mstar/ml/checkpoint.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -92,6 +94,35 @@ std::string dtype_name(torch::Dtype dtype) {
     case torch::kFloat64: return "float64";
     default: return c10::toString(dtype);
   }
+}
+
+torch::Dtype parse_compute_dtype(const std::string& name, const std::string& key) {
+  if (name == "float32") return torch::kFloat32;
+  if (name == "bfloat16") return torch::kBFloat16;
+  throw_bad_input(key + ": unknown dtype '" + name + "' (expected float32 or bfloat16)");
+}
+
+AutocastGuard::AutocastGuard(torch::Device device, torch::Dtype dtype) : type_(device.type()) {
+  if (dtype == torch::kFloat32) return;
+  active_ = true;
+  was_enabled_ = at::autocast::is_autocast_enabled(type_);
+  was_dtype_ = at::autocast::get_autocast_dtype(type_);
+  was_caching_ = at::autocast::is_autocast_cache_enabled();
+  // The cast-weight cache lives until the outermost autocast scope ends; a
+  // guard around a whole training loop would keep serving the weights of
+  // before the optimizer's steps. Casting again per use is cheap.
+  at::autocast::set_autocast_cache_enabled(false);
+  at::autocast::set_autocast_dtype(type_, dtype);
+  at::autocast::set_autocast_enabled(type_, true);
+  at::autocast::increment_nesting();
+}
+
+AutocastGuard::~AutocastGuard() {
+  if (!active_) return;
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_autocast_enabled(type_, was_enabled_);
+  at::autocast::set_autocast_dtype(type_, was_dtype_);
+  at::autocast::set_autocast_cache_enabled(was_caching_);
 }
 
 }  // namespace mstar::ml

@@ -50,6 +50,10 @@ struct Batch {
   torch::Tensor images;          // [B,3,H,W] float in [0,1]; undefined for text only
   torch::Tensor token_ids;       // [B,T] int64
   torch::Tensor attention_mask;  // [B,T] int64 (1 = token, 0 = padding); undefined = all tokens
+  // [B] int64: row i shows images[image_index[i]], so the n samples of one
+  // prompt share one image and its features are computed once (GRPO
+  // rollouts). Undefined = row i shows images[i].
+  torch::Tensor image_index;
   int64_t size() const { return token_ids.size(0); }
   int64_t width() const { return token_ids.size(1); }
 };
@@ -162,6 +166,10 @@ class Backbone {
   virtual std::string decode_response(const std::vector<int64_t>& ids) const = 0;
   virtual std::vector<int64_t> stop_token_ids() const = 0;
   virtual int64_t pad_token_id() const { return tokenizer().pad_id(); }
+  // Whether forward() and prefill() take a Batch's image_index themselves
+  // (computing each image's features once); for a backbone that does not,
+  // score() and generate() expand the images first (with_row_images).
+  virtual bool takes_image_index() const { return false; }
 
   // ---- compute ----------------------------------------------------------------
   // Logits [B,T,V] (the model's dtype). Position t predicts x_{t+1}.
@@ -195,6 +203,11 @@ class Backbone {
   // Same as load_backbone(dir, options).
   static std::unique_ptr<Backbone> load(const std::filesystem::path& dir, const LoadOptions& options = {});
 };
+
+// `batch` with one image per row (images[image_index[i]] at row i, image_index
+// cleared) unless `model` takes image_index itself: what to hand forward()
+// or prefill() when calling them directly.
+Batch with_row_images(const Backbone& model, const Batch& batch);
 
 // Loads a checkpoint directory through the registry (see registry.h).
 std::unique_ptr<Backbone> load_backbone(const std::filesystem::path& dir, const LoadOptions& options = {});

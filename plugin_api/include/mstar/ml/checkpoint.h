@@ -40,4 +40,28 @@ torch::Dtype parse_dtype(const std::string& name);
 // "float32", "bfloat16", "float16", ... (the Hugging Face "torch_dtype" spelling).
 std::string dtype_name(torch::Dtype dtype);
 
+// The compute precisions a node's `dtype` param offers: "float32" or
+// "bfloat16". Throws Error(BadInput) naming `key` and the choices.
+torch::Dtype parse_compute_dtype(const std::string& name, const std::string& key = "dtype");
+
+// Mixed precision for the scope of a training or sampling loop on `device`:
+// with bfloat16, LibTorch's autocast runs matrix products and attention in
+// bfloat16 while parameters, optimizer state, softmax and reductions stay
+// float32 (the usual recipe on GPUs); with float32 it does nothing, so CPU
+// results are those of plain float32. Restores the previous autocast state
+// on exit. Autocast is per thread: the guard covers the thread that made it.
+class AutocastGuard {
+ public:
+  AutocastGuard(torch::Device device, torch::Dtype dtype);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool active_ = false;
+  c10::DeviceType type_ = c10::DeviceType::CPU;
+  bool was_enabled_ = false, was_caching_ = true;
+  c10::ScalarType was_dtype_ = c10::ScalarType::Float;
+};
+
 }  // namespace mstar::ml
