@@ -2,15 +2,19 @@
 # Data-parallel SFT step time on this machine: algorithm/sft on a small
 # tiny_vlm, the same global batch as 1 rank (1 and 2 threads) and as 2 ranks
 # (1 thread each). Prints the median time/step of each (steps after the first).
+# HIDDEN, LAYERS, BATCH, STEPS size the model and the run.
 set -euo pipefail
 BUILD=${BUILD:-build}
 STEPS=${STEPS:-30}
+HIDDEN=${HIDDEN:-128}  # the language model's width
+LAYERS=${LAYERS:-2}
+BATCH=${BATCH:-16}
 MSTAR=$(realpath "$BUILD/mstar")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export MSTAR_HOME="$work/home"
 
-run() {  # name world_size cpus
+run() {  # name world_size cpus (a home each: cpus is not in the cache key)
+  export MSTAR_HOME="$work/$1"
   cat > "$work/$1.yaml" <<YAML
 name: $1
 seed: 1
@@ -24,16 +28,16 @@ nodes:
     plugin: backbone/tiny_vlm
     seed: 1
     inputs: {data: world.train}
-    params: {family: qwen, size: S, image_size: 32, patch_size: 8, hidden: 128, layers: 2, heads: 4, kv_heads: 2,
+    params: {family: qwen, size: S, image_size: 32, patch_size: 8, hidden: $HIDDEN, layers: $LAYERS, heads: 4, kv_heads: 2,
              vision_hidden: 64, vision_layers: 1, vision_heads: 2, max_positions: 256, vocab_max_size: 256}
   sft:
     plugin: algorithm/sft
     resources: {cpus: $3}
     inputs: {model: init, data: world.train}
-    params: {file: pretrain.jsonl, max_steps: $STEPS, batch_size: 16, micro_batch_size: 16, lr: 1.0e-3,
+    params: {file: pretrain.jsonl, max_steps: $STEPS, batch_size: $BATCH, micro_batch_size: $BATCH, lr: 1.0e-3,
              sample_freq: 0, intra_op_threads: 1, world_size: $2}
 YAML
-  "$MSTAR" run "$work/$1.yaml" -j 2 --no-live >/dev/null
+  "$MSTAR" run "$work/$1.yaml" -j 2 --no-live >/dev/null || { cat "$MSTAR_HOME"/logs/*.log >&2; exit 1; }
   local metrics
   metrics=$(find "$MSTAR_HOME/store" -name metrics.jsonl -newer "$work/$1.yaml" -path '*' | xargs grep -l '"time/step"' | head -1)
   python3 - "$metrics" "$1" <<'PY'

@@ -96,6 +96,22 @@ TEST(Distributed, GradientsOfParametersWithoutOneAreSummedAsZeros) {
   EXPECT_EQ(codes, (std::vector<int>{0, 0}));
 }
 
+// 12 MB per rank: over the store's 8 MiB limit on one value (regression: a
+// model that size failed its first broadcast).
+TEST(Distributed, ContributionsLargerThanOneStoreValueTravelInChunks) {
+  const auto codes = run_ranks(2, [](int rank) {
+    auto g = ProcessGroup::from_env(2, std::chrono::seconds(30));
+    std::vector<torch::Tensor> t = {torch::arange(3 << 20, torch::kFloat32) * (rank + 1)};
+    g->sum_tensors(t);
+    EXPECT_TRUE(torch::equal(t[0], torch::arange(3 << 20, torch::kFloat32) * 3));
+    std::vector<torch::Tensor> p = {torch::full({3 << 20}, static_cast<float>(rank))};
+    mstar::ml::broadcast_parameters(*g, p);
+    EXPECT_TRUE(torch::equal(p[0], torch::zeros({3 << 20})));
+    return 0;
+  });
+  EXPECT_EQ(codes, (std::vector<int>{0, 0}));
+}
+
 TEST(Distributed, ACollectiveFailsWhenAnotherRankIsGone) {
   const auto codes = run_ranks(2, [](int rank) {
     auto g = ProcessGroup::from_env(2, std::chrono::seconds(2));

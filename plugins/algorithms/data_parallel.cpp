@@ -35,6 +35,13 @@ void DataParallel::sum_gradients(const ml::Backbone& model) {
   if (size() > 1) ml::all_reduce_gradients(*group_, trainable_parameters(model));
 }
 
-bool DataParallel::any(bool flag) { return size() > 1 ? group_->max(flag ? 1.0 : 0.0) > 0 : flag; }
+void DataParallel::any(std::initializer_list<bool*> flags) {
+  if (size() == 1) return;
+  std::vector<double> mine;
+  for (const bool* f : flags) mine.push_back(*f ? 1.0 : 0.0);
+  const std::vector<double> total = group_->sum(mine);
+  size_t i = 0;
+  for (bool* f : flags) *f = total[i++] > 0;
+}
 
 }  // namespace mstar::algorithms

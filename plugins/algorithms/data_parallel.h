@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -39,9 +40,10 @@ class DataParallel {
   // Each trainable parameter's gradient summed over ranks.
   void sum_gradients(const ml::Backbone& model);
   std::vector<double> sum(const std::vector<double>& values) { return group_->sum(values); }
-  // Whether any rank wants to stop (a cancel seen by one rank between two
-  // steps must stop all of them at the same step).
-  bool any(bool flag);
+  // Each flag becomes true on every rank when it is on any rank (one
+  // collective): a cancel seen by one rank between two steps must stop all
+  // of them at the same step.
+  void any(std::initializer_list<bool*> flags);
 
  private:
   std::unique_ptr<ml::ProcessGroup> group_;

@@ -48,14 +48,16 @@ LoopOutcome TrainingLoop::run(TrainingStep& body) {
 
   std::string stop_reason;
   while (step_ < config_.total_steps) {
-    const bool over_time = config_.time_limit_minutes > 0 && trained_seconds_ >= 60.0 * config_.time_limit_minutes;
+    bool cancelled = ctx_.cancelled();
+    bool over_time = config_.time_limit_minutes > 0 && trained_seconds_ >= 60.0 * config_.time_limit_minutes;
     // Ranks stop together: one that stopped alone would leave the others in a collective.
-    if (parts_.ranks ? parts_.ranks->any(ctx_.cancelled()) : ctx_.cancelled()) {
+    if (parts_.ranks) parts_.ranks->any({&cancelled, &over_time});
+    if (cancelled) {
       if (config_.save_freq > 0) save(body);
       throw Error(ErrorCategory::Interrupted, config_.name + " stopped at step " + std::to_string(step_) +
                                                   (config_.save_freq > 0 ? "; it resumes from there" : ""));
     }
-    if (parts_.ranks ? parts_.ranks->any(over_time) : over_time) {
+    if (over_time) {
       stop_reason = "time limit";
       break;
     }

@@ -104,26 +104,55 @@ std::unique_ptr<ProcessGroup> ProcessGroup::from_env(int expected_world_size, st
   return std::unique_ptr<ProcessGroup>(new ProcessGroup(std::move(info), std::move(impl)));
 }
 
-// Every rank's bytes, in rank order. The last rank to read a collective's
-// keys deletes them, so the store holds at most a few collectives' data.
+// Every rank's bytes, in rank order. A contribution travels in chunks
+// (the store's libuv server refuses values over 8 MiB) under
+// "c<seq>/<rank>/<chunk>", their count under "c<seq>/<rank>". The last rank
+// to read a collective's keys deletes them, so the store holds at most a few
+// collectives' data.
 std::vector<std::vector<char>> ProcessGroup::all_gather_bytes(const std::string& what, const std::vector<char>& mine) {
   if (size() == 1) return {mine};
+  constexpr size_t kChunk = size_t{4} << 20;
   const std::string prefix = "c" + std::to_string(impl_->sequence++) + "/";
+  const auto key = [&](int r) { return prefix + std::to_string(r); };
+  const auto chunk_key = [&](int r, size_t i) { return key(r) + "/" + std::to_string(i); };
   std::vector<std::vector<char>> all(static_cast<size_t>(size()));
   try {
     c10d::TCPStore& store = *impl_->store;
-    store.set(prefix + std::to_string(rank()), std::vector<uint8_t>(mine.begin(), mine.end()));
-    for (int r = 0; r < size(); ++r) {
-      if (r == rank()) {
-        all[static_cast<size_t>(r)] = mine;
-        continue;
-      }
-      const std::vector<uint8_t> v = store.get(prefix + std::to_string(r));
-      all[static_cast<size_t>(r)].assign(v.begin(), v.end());
+    const size_t chunks = (mine.size() + kChunk - 1) / kChunk;
+    for (size_t i = 0; i < chunks; ++i) {
+      const auto* p = reinterpret_cast<const uint8_t*>(mine.data()) + i * kChunk;
+      store.set(chunk_key(rank(), i), std::vector<uint8_t>(p, p + std::min(kChunk, mine.size() - i * kChunk)));
+    }
+    const std::string count = std::to_string(chunks);
+    store.set(key(rank()), std::vector<uint8_t>(count.begin(), count.end()));  // last: the chunks are there
+    // One request per step (multiGet waits for its keys as get does).
+    std::vector<std::string> count_keys;
+    std::vector<int> others;
+    for (int r = 0; r < size(); ++r)
+      if (r != rank()) count_keys.push_back(key(r)), others.push_back(r);
+    const std::vector<std::vector<uint8_t>> counts = store.multiGet(count_keys);
+    std::vector<std::string> data_keys, to_delete = {prefix + "read"};
+    std::vector<size_t> per_rank;
+    for (size_t j = 0; j < others.size(); ++j) {
+      const size_t n = std::stoul(std::string(counts[j].begin(), counts[j].end()));
+      per_rank.push_back(n);
+      for (size_t i = 0; i < n; ++i) data_keys.push_back(chunk_key(others[j], i));
+    }
+    const std::vector<std::vector<uint8_t>> data = data_keys.empty() ? std::vector<std::vector<uint8_t>>{}
+                                                                      : store.multiGet(data_keys);
+    all[static_cast<size_t>(rank())] = mine;
+    size_t at = 0;
+    for (size_t j = 0; j < others.size(); ++j) {
+      std::vector<char>& out = all[static_cast<size_t>(others[j])];
+      for (size_t i = 0; i < per_rank[j]; ++i, ++at) out.insert(out.end(), data[at].begin(), data[at].end());
     }
     if (store.add(prefix + "read", 1) == size()) {
-      for (int r = 0; r < size(); ++r) store.deleteKey(prefix + std::to_string(r));
-      store.deleteKey(prefix + "read");
+      for (int r = 0; r < size(); ++r) {
+        to_delete.push_back(key(r));
+        const size_t n = r == rank() ? chunks : per_rank[static_cast<size_t>(r < rank() ? r : r - 1)];
+        for (size_t i = 0; i < n; ++i) to_delete.push_back(chunk_key(r, i));
+      }
+      for (const std::string& k : to_delete) store.deleteKey(k);
     }
   } catch (const Error&) {
     throw;
