@@ -10,6 +10,7 @@
 #include "mstar/ml/checkpoint.h"
 #include "mstar/ml/sampling.h"
 #include "mstar/plugin.h"
+#include "data_parallel.h"
 #include "supervised.h"
 #include "training_loop.h"
 
@@ -57,8 +58,9 @@ std::string greedy_samples(ml::Backbone& model, const std::vector<Example>& exam
 class SftStep : public TrainingStep {
  public:
   SftStep(ml::Backbone& model, const std::vector<Example>& examples, const ImageBank& images, BatchSampler& sampler,
-          Optimizer& optimizer, const Params& p, Logger& log, int64_t total_steps)
-      : model_(model),
+          Optimizer& optimizer, const Params& p, Logger& log, int64_t total_steps, DataParallel& ranks)
+      : ranks_(ranks),
+        model_(model),
         examples_(examples),
         images_(images),
         sampler_(sampler),
@@ -74,7 +76,8 @@ class SftStep : public TrainingStep {
   Result run(int64_t /*step*/) override {
     const std::vector<int64_t> rows = sampler_.next(batch_);
     optimizer_.zero_grad();
-    const SftLossStats st = sft_backward(model_, examples_, rows, images_, micro_, 1.0);
+    const SftLossStats st =
+        ranks_.size() > 1 ? sharded_backward(rows) : sft_backward(model_, examples_, rows, images_, micro_, 1.0);
     const Optimizer::StepResult r = optimizer_.step();
     double prompt_tokens = 0;
     for (int64_t row : rows) prompt_tokens += static_cast<double>(examples_[static_cast<size_t>(row)].prompt.size());
@@ -88,6 +91,7 @@ class SftStep : public TrainingStep {
   }
 
   std::string after(int64_t step, const StepMetrics& m, double seconds, TextLog& samples) override {
+    if (!ranks_.writer()) return {};
     if (step % 10 == 0 || step == 1)
       log_.info("step {}/{}: loss {:.4f}, token accuracy {:.3f}, {:.2f} s", step, total_steps_, m.at(metric::kLoss),
                 m.at(metric::kTokenAccuracy), seconds);
@@ -97,6 +101,19 @@ class SftStep : public TrainingStep {
   }
 
  private:
+  // This rank's slice of the batch, over the whole batch's response tokens;
+  // gradients and statistics summed over ranks before the update.
+  SftLossStats sharded_backward(const std::vector<int64_t>& rows) {
+    double tokens = 0;
+    for (int64_t row : rows) tokens += static_cast<double>(examples_[static_cast<size_t>(row)].response.size());
+    SftLossStats st = sft_backward(model_, examples_, ranks_.shard(rows), images_, micro_, 1.0, tokens);
+    ranks_.sum_gradients(model_);
+    const std::vector<double> sum = ranks_.sum({st.loss, st.token_accuracy, st.entropy});
+    st.loss = sum[0], st.token_accuracy = sum[1], st.entropy = sum[2], st.tokens = tokens;
+    return st;
+  }
+
+  DataParallel& ranks_;
   ml::Backbone& model_;
   const std::vector<Example>& examples_;
   const ImageBank& images_;
@@ -139,6 +156,7 @@ class Sft {
     add_optimizer_params(s, OptimizerDefaults{1e-5, "cosine", 0.1, 1e-2});
     add_run_params(s, 50);
     add_validation_params(s);
+    add_data_parallel_params(s);
     i.inputs.push_back({"val_data", "dataset", false, "a split (world.bench) to validate T/F answers on"});
     i.examples = {
         "base:\n  plugin: algorithm/sft\n  inputs: {model: init, data: world.train}\n"
@@ -150,8 +168,10 @@ class Sft {
     setup_torch(ctx);
     const Params& p = ctx.params();
     auto& log = ctx.logger();
+    DataParallel ranks(p);
     std::unique_ptr<ml::Backbone> model = load_start_model(ctx, p.get_string("device"));
     if (p.get_bool("freeze_vision")) model->set_trainable(ml::ParamGroup::Vision, false);
+    ranks.broadcast_model(*model);
 
     const PromptFormat format = prompt_format(p);
     ImageBank images(model->image_size());
@@ -184,9 +204,9 @@ class Sft {
     loop.time_limit_minutes = p.get_float("time_limit_minutes");
     loop.plan = mstar::format("{} steps of {} rows ({} rows, {} epochs)", total_steps, batch, rows, p.get_int("epochs"));
     loop.summary_keys = {metric::kLoss, metric::kTokenAccuracy, metric::kEntropy};
-    SftStep step(*model, examples, images, sampler, optimizer, p, log, total_steps);
+    SftStep step(*model, examples, images, sampler, optimizer, p, log, total_steps, ranks);
     const ml::AutocastGuard autocast(model->device(), ml::parse_compute_dtype(p.get_string("dtype")));
-    TrainingLoop(ctx, loop, {*model, optimizer, sampler, validator}).run(step);
+    TrainingLoop(ctx, loop, {*model, optimizer, sampler, validator, &ranks}).run(step);
   }
 };
 

@@ -11,10 +11,10 @@
 namespace mstar::algorithms {
 
 SftLossStats sft_backward(ml::Backbone& model, const std::vector<Example>& examples, const std::vector<int64_t>& rows,
-                          const ImageBank& images, int64_t micro_batch, double coef) {
+                          const ImageBank& images, int64_t micro_batch, double coef, double total_tokens) {
   SftLossStats stats;
-  double total_tokens = 0;
-  for (int64_t r : rows) total_tokens += static_cast<double>(examples.at(static_cast<size_t>(r)).response.size());
+  if (total_tokens <= 0)
+    for (int64_t r : rows) total_tokens += static_cast<double>(examples.at(static_cast<size_t>(r)).response.size());
   if (total_tokens == 0) throw_bad_input("supervised batch without response tokens (rows need a \"response\")");
   const int64_t step = std::max<int64_t>(1, micro_batch);
   std::optional<torch::NoGradGuard> no_grad;

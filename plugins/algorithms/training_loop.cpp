@@ -48,12 +48,16 @@ LoopOutcome TrainingLoop::run(TrainingStep& body) {
 
   std::string stop_reason;
   while (step_ < config_.total_steps) {
-    if (ctx_.cancelled()) {
+    bool cancelled = ctx_.cancelled();
+    bool over_time = config_.time_limit_minutes > 0 && trained_seconds_ >= 60.0 * config_.time_limit_minutes;
+    // Ranks stop together: one that stopped alone would leave the others in a collective.
+    if (parts_.ranks) parts_.ranks->any({&cancelled, &over_time});
+    if (cancelled) {
       if (config_.save_freq > 0) save(body);
       throw Error(ErrorCategory::Interrupted, config_.name + " stopped at step " + std::to_string(step_) +
                                                   (config_.save_freq > 0 ? "; it resumes from there" : ""));
     }
-    if (config_.time_limit_minutes > 0 && trained_seconds_ >= 60.0 * config_.time_limit_minutes) {
+    if (over_time) {
       stop_reason = "time limit";
       break;
     }
@@ -81,6 +85,7 @@ LoopOutcome TrainingLoop::run(TrainingStep& body) {
 }
 
 void TrainingLoop::validate(int64_t at) {
+  if (!writer()) return;
   const auto started = std::chrono::steady_clock::now();
   last_val_metrics_ = parts_.validator.run(parts_.model);
   if (at == 0) first_val_ = last_val_metrics_;
@@ -92,6 +97,7 @@ void TrainingLoop::validate(int64_t at) {
 }
 
 void TrainingLoop::save(const TrainingStep& body) {
+  if (!writer()) return;
   Json state = {{"step", step_},
                 {"updates", parts_.optimizer.updates()},
                 {"sampler", parts_.sampler.state()},
@@ -122,6 +128,7 @@ void TrainingLoop::restore(TrainingStep& body) {
 }
 
 void TrainingLoop::finish(const std::string& stop_reason) {
+  if (!writer()) return;
   publish_backbone(ctx_, parts_.model);
   ctx_.annotate("stop_reason", stop_reason.empty() ? "completed" : stop_reason);
   ctx_.annotate("steps", step_);

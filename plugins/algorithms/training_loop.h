@@ -20,6 +20,7 @@
 #include "mstar/ml/backbone.h"
 #include "mstar/ml/safetensors.h"
 #include "mstar/node.h"
+#include "data_parallel.h"
 #include "trainer.h"
 
 namespace mstar::algorithms {
@@ -64,6 +65,7 @@ struct LoopParts {
   Optimizer& optimizer;
   BatchSampler& sampler;  // the training rows: position in checkpoints, `epoch`
   const Validator& validator;
+  DataParallel* ranks = nullptr;  // a data-parallel node's; null: one process
 };
 
 struct LoopOutcome {
@@ -94,6 +96,7 @@ class TrainingLoop {
   void save(const TrainingStep& body);
   void validate(int64_t at);
   void finish(const std::string& stop_reason);
+  bool writer() const { return !parts_.ranks || parts_.ranks->writer(); }
 
   NodeContext& ctx_;
   const LoopConfig config_;

@@ -2,6 +2,7 @@
 // host on the original stdout, sends the plugin's own prints to the log
 // (stderr), and publishes the artifact: manifest written last, then the
 // staging directory renamed into the store.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cerrno>
@@ -101,7 +102,8 @@ class ChildContext final : public NodeContext {
       inputs_.emplace(name, Artifact(dir, a.manifest()));
     }
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    logger_ = std::make_shared<spdlog::logger>(spec.plugin, sink);
+    const std::string name = spec.world_size > 1 ? spec.plugin + " rank " + std::to_string(spec.rank) : spec.plugin;
+    logger_ = std::make_shared<spdlog::logger>(name, sink);
     logger_->set_pattern("[%H:%M:%S.%e %n %l] %v");
     logger_->flush_on(spdlog::level::info);
     plugin_logger_ = std::make_unique<SpdlogLogger>(logger_);
@@ -238,7 +240,31 @@ void publish(const NodeSpecFile& spec, const PluginInfo& info, const Json& annot
   ArtifactStore::publish(spec.staging, spec.final_dir, spec.resume, text);
 }
 
+// A rank's private output directory, removed with everything in it.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string pattern = (fs::temp_directory_path() / "mstar-rank-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw_io("cannot create a scratch directory " + pattern + ": " + std::strerror(errno));
+    path_ = pattern;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
 }  // namespace
+
+int node_world_size(const Json& params) {
+  const auto it = params.find("world_size");
+  if (it == params.end() || !it->is_number_integer()) return 1;
+  return it->get<int64_t>() > 1 ? static_cast<int>(std::min<int64_t>(it->get<int64_t>(), 1 << 16)) : 1;
+}
 
 Json NodeSpecFile::to_json() const {
   Json in = Json::object(), keys = Json::object();
@@ -250,7 +276,7 @@ Json NodeSpecFile::to_json() const {
           {"library", library.string()}, {"params", params}, {"inputs", in}, {"input_keys", keys},
           {"components", comps},
           {"staging", staging.string()}, {"final", final_dir.string()}, {"resume", resume.string()},
-          {"seed", seed},     {"threads", threads}};
+          {"seed", seed},     {"threads", threads}, {"rank", rank}, {"world_size", world_size}};
 }
 
 NodeSpecFile NodeSpecFile::from_json(const Json& j) {
@@ -272,6 +298,8 @@ NodeSpecFile NodeSpecFile::from_json(const Json& j) {
   s.resume = j.value("resume", "");
   s.seed = j.value("seed", uint64_t{0});
   s.threads = j.value("threads", 1);
+  s.rank = j.value("rank", 0);
+  s.world_size = j.value("world_size", 1);
   return s;
 }
 
@@ -305,13 +333,21 @@ int exec_node_main(const std::string& spec_source) {
   } catch (const std::exception& e) {
     return fail(kExecBadInput, "bad_input", "cannot read node spec " + spec_source + ": " + e.what());
   }
+  // A rank other than 0 writes nothing into the store: its output (which
+  // the plugin should not write anyway) goes to a private scratch directory.
+  std::unique_ptr<ScratchDir> scratch;
   std::shared_ptr<OpenedLibrary> library;
   const PluginDescriptor* descriptor = nullptr;
   PluginInfo info;
   try {
     descriptor = &open_plugin(spec.library, spec.plugin, library);
     info = PluginInfo::from_json(Json::parse(descriptor->metadata_json));
-    ArtifactStore::begin_staging(spec.staging);
+    if (spec.rank > 0) {
+      scratch = std::make_unique<ScratchDir>();
+      spec.staging = scratch->path();
+    } else {
+      ArtifactStore::begin_staging(spec.staging);
+    }
   } catch (const Error& e) {
     return fail(e.is_bad_input() ? kExecBadInput : kExecFailed, std::string(to_string(e.category())), e.what());
   } catch (const std::exception& e) {
@@ -323,8 +359,12 @@ int exec_node_main(const std::string& spec_source) {
   Json annotations;
   try {
     ChildContext ctx(spec, channel);
-    ctx.logger().info("running {} (key {}, seed {}, {} thread(s))", spec.plugin, spec.key.substr(0, 12), spec.seed,
-                      spec.threads);
+    if (spec.world_size > 1)
+      ctx.logger().info("running {} (key {}, seed {}, {} thread(s)), rank {} of {}", spec.plugin, spec.key.substr(0, 12),
+                        spec.seed, spec.threads, spec.rank, spec.world_size);
+    else
+      ctx.logger().info("running {} (key {}, seed {}, {} thread(s))", spec.plugin, spec.key.substr(0, 12), spec.seed,
+                        spec.threads);
     status = descriptor->run(&ctx, message, sizeof message);
     annotations = ctx.annotations();
     ctx.close_metrics();
@@ -337,6 +377,7 @@ int exec_node_main(const std::string& spec_source) {
     case kRunBadInput: return fail(kExecBadInput, "bad_input", message);
     default: return fail(kExecFailed, "plugin_failure", message);
   }
+  if (spec.rank > 0) return kExecOk;  // rank 0 publishes
   try {
     publish(spec, info, annotations);
   } catch (const std::exception& e) {

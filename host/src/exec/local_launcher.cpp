@@ -8,8 +8,10 @@
 #include <unistd.h>
 #include <cerrno>
 #include <cstdlib>
+#include <optional>
 
 #include "mstar/artifact.h"
+#include "mstar/json.h"
 
 namespace mstar {
 
@@ -25,15 +27,22 @@ bool pid_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0)
 
 }  // namespace
 
-struct LocalLauncher::Child {
-  size_t id = 0;
-  LaunchCallbacks callbacks;
-  fs::path spec_path;  // only for specs too large for the environment
-  std::unique_ptr<bp::async_pipe> pipe;
+// One process of an attempt: rank 0, or another rank of a data-parallel node.
+struct LocalLauncher::RankProcess {
+  int rank = 0;
+  std::unique_ptr<bp::async_pipe> pipe;  // rank 0 only: the event pipe
   std::unique_ptr<bp::child> child;
   asio::streambuf buffer;
   bool exited = false, drained = false;
   int status = 0;  // raw wait status
+};
+
+struct LocalLauncher::Child {
+  size_t id = 0;
+  LaunchCallbacks callbacks;
+  fs::path spec_path;  // only for specs too large for the environment
+  std::vector<std::unique_ptr<RankProcess>> ranks;
+  std::optional<int> failed;  // the first rank that ended badly: its status is the attempt's
 };
 
 LocalLauncher::LocalLauncher(asio::io_context& io, std::string exe) : io_(io), exe_(std::move(exe)) {}
@@ -56,71 +65,121 @@ std::optional<bool> LocalLauncher::pid_tag_alive(const std::string& name) {
   return pid_alive(pid);
 }
 
+namespace {
+
+// A port nobody listens on now, for rank 0's rendezvous (as torchrun picks
+// one; another process may take it before rank 0 binds it, which fails the
+// attempt with a clear error and is rare).
+int free_port() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  return acceptor.local_endpoint().port();
+}
+
+}  // namespace
+
+// A node with world_size > 1 runs as that many exec-node processes, each
+// with torchrun's variables; rank 0's stdout is the event pipe, the other
+// ranks' events are dropped (their logs share the node's log). The attempt
+// ends when every rank has; the first rank to fail ends the others.
 void LocalLauncher::start(size_t id, const LaunchRequest& request, LaunchCallbacks callbacks) {
   auto c = std::make_shared<Child>();
   c->id = id;
   c->callbacks = std::move(callbacks);
-
-  // The spec travels in the environment: no file to create and delete per
-  // node (inode churn dominated the per-node overhead). Huge param sets fall
-  // back to a file.
-  const std::string spec_json = request.spec.to_json().dump();
-  std::string spec_arg = "--from-env";
-  if (spec_json.size() > kMaxEnvSpec) {
-    c->spec_path = request.spec.staging.string() + ".spec.json";
-    write_file_atomic(c->spec_path, spec_json);
-    spec_arg = c->spec_path.string();
-  }
+  const int world = std::max(1, request.spec.world_size);
+  const int port = world > 1 ? free_port() : 0;
 
   std::FILE* log = std::fopen(request.log.c_str(), "a");
   if (log)
-    std::fprintf(log, "=== mstar: %s attempt %d ===\n", request.node->plugin.c_str(), request.attempt), std::fflush(log);
+    std::fprintf(log, "=== mstar: %s attempt %d%s ===\n", request.node->plugin.c_str(), request.attempt,
+                 world > 1 ? (", " + std::to_string(world) + " ranks").c_str() : ""),
+        std::fflush(log);
   try {
-    c->pipe = std::make_unique<bp::async_pipe>(io_);
-    // Boost.Process 1.74 calls this while iterating its list of waiting
-    // children (starting the next child from inside it would append to that
-    // list mid-iteration), and, when the child has already exited, from
-    // inside bp::child's constructor (asio::dispatch), before c->child is
-    // set. Its `int` is the decoded code, which cannot tell "exit 7" from
-    // "signal 7", so the raw wait status is read from the child after a post,
-    // by which time the constructor has returned.
-    auto on_exit = [this, c](int, const std::error_code&) {
-      asio::post(io_, [this, c] {
-        if (!c->child) return;  // the constructor threw: start() has thrown
-        c->status = c->child->native_exit_code();
-        c->exited = true;
-        maybe_end(c);
-      });
-    };
-    // set() and erase() only: Boost 1.74's environment operator[] and find()
-    // compare the key past the end of shorter entries (a heap overread that
-    // ASan reports on every launch).
-    bp::environment env = boost::this_process::environment();
-    env.set("MSTAR_NODE_SPEC", spec_arg == "--from-env" ? spec_json : std::string());
-    // BLAS/OpenMP pools sized to the node's CPU share. Passive waiting: with
-    // spinning OpenMP threads, two nodes sharing two cores ran 20-40x slower.
-    const std::string cpus = std::to_string(request.spec.threads);
-    for (const char* var : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}) env.set(var, cpus);
-    // The node sees the GPUs it was given and no others ("" hides them all
-    // from a node that asked for none).
-    if (request.gpus) {
-      std::string list;
-      for (const std::string& g : *request.gpus) list += (list.empty() ? "" : ",") + g;
-      env.set("CUDA_VISIBLE_DEVICES", list);
-    }
-    if (!std::getenv("OMP_WAIT_POLICY")) env.set("OMP_WAIT_POLICY", "PASSIVE");
-    if (log) {
-      c->child = std::make_unique<bp::child>(exe_, "exec-node", spec_arg, bp::std_out > *c->pipe, bp::std_err > log,
-                                             bp::std_in < bp::null, env, io_, bp::on_exit(on_exit));
-    } else {
-      c->child = std::make_unique<bp::child>(exe_, "exec-node", spec_arg, bp::std_out > *c->pipe,
-                                             bp::std_err > bp::null, bp::std_in < bp::null, env, io_,
-                                             bp::on_exit(on_exit));
+    for (int rank = 0; rank < world; ++rank) {
+      auto proc = std::make_unique<RankProcess>();
+      proc->rank = rank;
+      RankProcess* p = proc.get();
+      c->ranks.push_back(std::move(proc));
+      NodeSpecFile spec = request.spec;
+      spec.rank = rank;
+      spec.world_size = world;
+      spec.threads = std::max(1, request.spec.threads / world);  // the node's CPUs shared by its ranks
+      // The spec travels in the environment: no file to create and delete per
+      // node (inode churn dominated the per-node overhead). Huge param sets
+      // fall back to a file (rank 0's; the others read their rank from RANK).
+      const std::string spec_json = spec.to_json().dump();
+      std::string spec_arg = "--from-env";
+      if (spec_json.size() > kMaxEnvSpec) {
+        const fs::path file = request.spec.staging.string() + ".rank" + std::to_string(rank) + ".spec.json";
+        write_file_atomic(file, spec_json);
+        if (rank == 0) c->spec_path = file;
+        spec_arg = file.string();
+      }
+      // Boost.Process 1.74 calls this while iterating its list of waiting
+      // children (starting the next child from inside it would append to that
+      // list mid-iteration), and, when the child has already exited, from
+      // inside bp::child's constructor (asio::dispatch), before p->child is
+      // set. Its `int` is the decoded code, which cannot tell "exit 7" from
+      // "signal 7", so the raw wait status is read from the child after a post,
+      // by which time the constructor has returned.
+      auto on_exit = [this, c, p](int, const std::error_code&) {
+        asio::post(io_, [this, c, p] {
+          if (!p->child) return;  // the constructor threw: start() has thrown
+          p->status = p->child->native_exit_code();
+          p->exited = true;
+          rank_ended(c, *p);
+        });
+      };
+      // set() and erase() only: Boost 1.74's environment operator[] and find()
+      // compare the key past the end of shorter entries (a heap overread that
+      // ASan reports on every launch).
+      bp::environment env = boost::this_process::environment();
+      env.set("MSTAR_NODE_SPEC", spec_arg == "--from-env" ? spec_json : std::string());
+      // BLAS/OpenMP pools sized to the node's CPU share. Passive waiting: with
+      // spinning OpenMP threads, two nodes sharing two cores ran 20-40x slower.
+      const std::string cpus = std::to_string(spec.threads);
+      for (const char* var : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}) env.set(var, cpus);
+      if (world > 1) {
+        env.set("MASTER_ADDR", "127.0.0.1");
+        env.set("MASTER_PORT", std::to_string(port));
+        env.set("RANK", std::to_string(rank));
+        env.set("LOCAL_RANK", std::to_string(rank));
+        env.set("WORLD_SIZE", std::to_string(world));
+        env.set("LOCAL_WORLD_SIZE", std::to_string(world));
+      }
+      // The node sees the GPUs it was given and no others ("" hides them all
+      // from a node that asked for none); its ranks pick theirs by LOCAL_RANK.
+      if (request.gpus) {
+        std::string list;
+        for (const std::string& g : *request.gpus) list += (list.empty() ? "" : ",") + g;
+        env.set("CUDA_VISIBLE_DEVICES", list);
+      }
+      if (!std::getenv("OMP_WAIT_POLICY")) env.set("OMP_WAIT_POLICY", "PASSIVE");
+      if (rank == 0) {
+        p->pipe = std::make_unique<bp::async_pipe>(io_);
+        if (log)
+          p->child = std::make_unique<bp::child>(exe_, "exec-node", spec_arg, bp::std_out > *p->pipe, bp::std_err > log,
+                                                 bp::std_in < bp::null, env, io_, bp::on_exit(on_exit));
+        else
+          p->child = std::make_unique<bp::child>(exe_, "exec-node", spec_arg, bp::std_out > *p->pipe,
+                                                 bp::std_err > bp::null, bp::std_in < bp::null, env, io_,
+                                                 bp::on_exit(on_exit));
+      } else {
+        p->drained = true;
+        if (log)
+          p->child = std::make_unique<bp::child>(exe_, "exec-node", spec_arg, bp::std_out > bp::null, bp::std_err > log,
+                                                 bp::std_in < bp::null, env, io_, bp::on_exit(on_exit));
+        else
+          p->child = std::make_unique<bp::child>(exe_, "exec-node", spec_arg, bp::std_out > bp::null,
+                                                 bp::std_err > bp::null, bp::std_in < bp::null, env, io_,
+                                                 bp::on_exit(on_exit));
+      }
     }
   } catch (const std::exception& e) {
     if (log) std::fclose(log);
-    std::error_code ec;
-    if (!c->spec_path.empty()) fs::remove(c->spec_path, ec);
+    for (const auto& p : c->ranks)
+      if (p->child && !p->exited) ::kill(p->child->id(), SIGKILL);
+    remove_spec_files(*c, world);
     throw std::runtime_error(std::string("cannot start the node process: ") + e.what());
   }
   if (log) std::fclose(log);
@@ -128,14 +187,23 @@ void LocalLauncher::start(size_t id, const LaunchRequest& request, LaunchCallbac
   read_events(c);
 }
 
+void LocalLauncher::remove_spec_files(const Child& c, int world) {
+  if (c.spec_path.empty()) return;
+  std::error_code ec;
+  const std::string base = c.spec_path.string().substr(0, c.spec_path.string().size() - std::string(".rank0.spec.json").size());
+  for (int rank = 0; rank < world; ++rank) fs::remove(base + ".rank" + std::to_string(rank) + ".spec.json", ec);
+}
+
 void LocalLauncher::read_events(const std::shared_ptr<Child>& c) {
-  asio::async_read_until(*c->pipe, c->buffer, '\n', [this, c](const boost::system::error_code& ec, size_t) {
+  RankProcess& p = *c->ranks.front();
+  asio::async_read_until(*p.pipe, p.buffer, '\n', [this, c](const boost::system::error_code& ec, size_t) {
+    RankProcess& p = *c->ranks.front();
     if (ec) {
-      c->drained = true;
+      p.drained = true;
       maybe_end(c);
       return;
     }
-    std::istream is(&c->buffer);
+    std::istream is(&p.buffer);
     std::string line;
     std::getline(is, line);
     c->callbacks.event(line);
@@ -143,14 +211,42 @@ void LocalLauncher::read_events(const std::shared_ptr<Child>& c) {
   });
 }
 
-// The end waits for both the exit and the end of the pipe: the last events
-// may still be in it when the child is reaped.
+namespace {
+
+bool ended_badly(int status) { return WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0); }
+
+}  // namespace
+
+// A rank that fails ends its attempt: the others are killed at once rather
+// than left to time out in a collective.
+void LocalLauncher::rank_ended(const std::shared_ptr<Child>& c, RankProcess& p) {
+  if (ended_badly(p.status) && !c->failed) {
+    c->failed = p.rank;
+    if (p.rank > 0) {
+      // Rank 0's events are the host's only news; say which rank failed.
+      std::string how = WIFSIGNALED(p.status) ? "killed by signal " + std::to_string(WTERMSIG(p.status))
+                                              : "exit code " + std::to_string(WEXITSTATUS(p.status));
+      const Json e = {{"t", "error"},
+                      {"category", "plugin_failure"},
+                      {"message", "rank " + std::to_string(p.rank) + " of " + std::to_string(c->ranks.size()) +
+                                      " failed (" + how + "; its lines in the node's log say why), the others were "
+                                      "stopped"}};
+      c->callbacks.event(e.dump());
+    }
+    for (const auto& other : c->ranks)
+      if (other.get() != &p && !other->exited && other->child) ::kill(other->child->id(), SIGKILL);
+  }
+  maybe_end(c);
+}
+
+// The end waits for every rank's exit and the end of the pipe: the last
+// events may still be in it when rank 0 is reaped.
 void LocalLauncher::maybe_end(const std::shared_ptr<Child>& c) {
-  if (!c->exited || !c->drained) return;
+  for (const auto& p : c->ranks)
+    if (!p->exited || !p->drained) return;
   if (children_.erase(c->id) == 0) return;
-  std::error_code ec;
-  if (!c->spec_path.empty()) fs::remove(c->spec_path, ec);
-  const int st = c->status;
+  remove_spec_files(*c, static_cast<int>(c->ranks.size()));
+  const int st = c->ranks.at(static_cast<size_t>(c->failed.value_or(0)))->status;
   NodeEnd end;
   if (WIFSIGNALED(st)) end.signal = WTERMSIG(st);
   if (WIFEXITED(st)) end.exit_code = WEXITSTATUS(st);
@@ -160,9 +256,8 @@ void LocalLauncher::maybe_end(const std::shared_ptr<Child>& c) {
 void LocalLauncher::signal(size_t id, int sig) {
   auto it = children_.find(id);
   if (it == children_.end()) return;
-  const Child& c = *it->second;
-  if (c.exited || !c.child) return;
-  ::kill(c.child->id(), sig);
+  for (const auto& p : it->second->ranks)
+    if (!p->exited && p->child) ::kill(p->child->id(), sig);
 }
 
 void LocalLauncher::cancel(size_t id) { signal(id, SIGTERM); }

@@ -1,7 +1,8 @@
 // Node attempts as child processes of the host (`mstar exec-node`,
 // Boost.Process) on the scheduler's io_context. The child's stderr is the
 // node's log; its stdout is the event pipe. Children die with the host
-// (exec-node sets PR_SET_PDEATHSIG).
+// (exec-node sets PR_SET_PDEATHSIG). A data-parallel node (world_size > 1)
+// is one attempt of several processes, one per rank, on this machine.
 #pragma once
 
 #include <map>
@@ -28,11 +29,14 @@ class LocalLauncher : public Launcher {
   void cancel(size_t id) override;
   void kill(size_t id) override;
 
-  struct Child;  // one running attempt (local_launcher.cpp)
+  struct Child;        // one running attempt (local_launcher.cpp)
+  struct RankProcess;  // one of its processes
 
  private:
   void read_events(const std::shared_ptr<Child>& c);
+  void rank_ended(const std::shared_ptr<Child>& c, RankProcess& p);
   void maybe_end(const std::shared_ptr<Child>& c);
+  static void remove_spec_files(const Child& c, int world);
   void signal(size_t id, int sig);
 
   boost::asio::io_context& io_;

@@ -23,6 +23,11 @@ struct NodeSpecFile {
   std::filesystem::path staging, final_dir, resume;
   uint64_t seed = 0;
   int threads = 1;
+  // Data parallelism: the node runs as world_size processes (its plugin's
+  // integer param `world_size`); this one is `rank`. Rank 0 sends the events
+  // and publishes; the others write nothing into the store.
+  int rank = 0;
+  int world_size = 1;
 
   Json to_json() const;
   static NodeSpecFile from_json(const Json& j);
@@ -34,5 +39,8 @@ enum ExecExit : int { kExecOk = 0, kExecFailed = 1, kExecBadInput = 2, kExecCanc
 
 // `spec_source` is a spec file, or "--from-env" for $MSTAR_NODE_SPEC.
 int exec_node_main(const std::string& spec_source);
+
+// The node's `world_size` param when it is an integer > 1, else 1.
+int node_world_size(const Json& params);
 
 }  // namespace mstar

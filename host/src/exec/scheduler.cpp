@@ -145,6 +145,7 @@ void Scheduler::launch(size_t index) {
   spec.params = def.params;
   spec.seed = def.seed;
   spec.threads = def.cpus;
+  spec.world_size = node_world_size(def.params);
   spec.components = plan_.components;
   for (const auto& [name, ref] : def.inputs) {
     spec.inputs[name] = store_.input(ref);
@@ -241,6 +242,8 @@ void Scheduler::finish(Running& r, const NodeEnd& end) {
     reason = "timed out after " + std::to_string(static_cast<int>(def.timeout_s)) + " s";
   } else if (signaled) {
     reason = std::string("killed by signal ") + std::to_string(sig) + " (" + ::strsignal(sig) + ")";
+    // Which rank of a data-parallel node it was (the launcher says).
+    if (!r.error_message.empty()) reason += ": " + r.error_message;
   } else if (lost) {
     reason = end.lost;
   } else if (!r.error_message.empty()) {

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Data-parallel SFT step time on this machine: algorithm/sft on a small
+# tiny_vlm, the same global batch as 1 rank (1 and 2 threads) and as 2 ranks
+# (1 thread each). Prints the median time/step of each (steps after the first).
+# HIDDEN, LAYERS, BATCH, STEPS size the model and the run.
+set -euo pipefail
+BUILD=${BUILD:-build}
+STEPS=${STEPS:-30}
+HIDDEN=${HIDDEN:-128}  # the language model's width
+LAYERS=${LAYERS:-2}
+BATCH=${BATCH:-16}
+MSTAR=$(realpath "$BUILD/mstar")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+run() {  # name world_size cpus (a home each: cpus is not in the cache key)
+  export MSTAR_HOME="$work/$1"
+  cat > "$work/$1.yaml" <<YAML
+name: $1
+seed: 1
+nodes:
+  world:
+    plugin: dataset/implication_world
+    seed: 1
+    params: {image_size: 32, glyphs: 6, concepts: 3, colours: 3, relations: 4, train_images: 12, bench_images: 4,
+             lite_train_images: 6, lite_bench_images: 4, statements_min: 3, statements_max: 3}
+  init:
+    plugin: backbone/tiny_vlm
+    seed: 1
+    inputs: {data: world.train}
+    params: {family: qwen, size: S, image_size: 32, patch_size: 8, hidden: $HIDDEN, layers: $LAYERS, heads: 4, kv_heads: 2,
+             vision_hidden: 64, vision_layers: 1, vision_heads: 2, max_positions: 256, vocab_max_size: 256}
+  sft:
+    plugin: algorithm/sft
+    resources: {cpus: $3}
+    inputs: {model: init, data: world.train}
+    params: {file: pretrain.jsonl, max_steps: $STEPS, batch_size: $BATCH, micro_batch_size: $BATCH, lr: 1.0e-3,
+             sample_freq: 0, intra_op_threads: 1, world_size: $2}
+YAML
+  "$MSTAR" run "$work/$1.yaml" -j 2 --no-live >/dev/null || { cat "$MSTAR_HOME"/logs/*.log >&2; exit 1; }
+  local metrics
+  metrics=$(find "$MSTAR_HOME/store" -name metrics.jsonl -newer "$work/$1.yaml" -path '*' | xargs grep -l '"time/step"' | head -1)
+  python3 - "$metrics" "$1" <<'PY'
+import json, statistics, sys
+t = [json.loads(l)["v"] for l in open(sys.argv[1]) if '"time/step"' in l]
+print(f"{sys.argv[2]}: median time/step {1000 * statistics.median(t[1:]):.1f} ms over {len(t) - 1} steps")
+PY
+}
+
+run one_rank_1_thread 1 1
+run one_rank_2_threads 1 2
+run two_ranks_1_thread_each 2 2
