@@ -46,7 +46,7 @@ struct ArchitectureInfo {
   std::string description;
   std::filesystem::path library;  // the shared object (or executable) that registered it
   BackboneFactory factory;
-  BackboneLoader loader;  // empty: load_backbone() uses factory and load_weights()
+  BackboneLoader loader = {};  // empty: load_backbone() uses factory and load_weights()
 };
 
 class BackboneRegistry {
