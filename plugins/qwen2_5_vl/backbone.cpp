@@ -7,6 +7,7 @@
 #include "mstar/ml/checkpoint.h"
 #include "mstar/ml/module_util.h"
 #include "mstar/ml/registry.h"
+#include "mstar/text/chat_template.h"
 #include "qwen2_5_vl.h"
 
 namespace mstar::qwen2_5_vl {
@@ -59,33 +60,29 @@ class QwenBackbone final : public ml::Backbone {
     return (h / processor_.patch) * (w / processor_.patch) / (processor_.merge * processor_.merge);
   }
 
-  // Qwen2.5-VL's chat template for one image and one user turn (a fixed
-  // renderer of that template, with its default system prompt).
+  // The chat template rendered as transformers' apply_chat_template renders
+  // it (text::render_qwen2_vl_prompt: the system turn, or the template's
+  // default one, and the user turn split at <image> as EasyR1 builds its
+  // messages), encoded, and the image's <|image_pad|> expanded to
+  // image_token_count() as the processor expands it.
   std::vector<int64_t> build_prompt(std::string_view system, std::string_view user, bool with_image) const override {
-    const std::string sys = system.empty() ? "You are a helpful assistant." : std::string(system);
+    const bool placed = user.find(ml::tokens::kImage) != std::string_view::npos;
+    if (placed && !with_image) throw_bad_input("qwen2_5_vl: <image> in the text of a prompt without an image");
+    const std::string text =
+        text::render_qwen2_vl_prompt(system, with_image && !placed ? ml::tokens::kImage + std::string(user) : std::string(user));
+    int64_t images = 0;
     std::vector<int64_t> ids;
-    auto text = [&](const std::string& s) {
-      for (int64_t t : tokenizer_.encode(s)) {
-        if (t == config_.image_token_id) throw_bad_input("qwen2_5_vl: <|image_pad|> inside prompt text");
+    for (int64_t t : tokenizer_.encode(text)) {
+      if (t != config_.image_token_id) {
         ids.push_back(t);
+        continue;
       }
-    };
-    ids.push_back(special("<|im_start|>"));
-    text("system\n" + sys);
-    ids.push_back(special("<|im_end|>"));
-    text("\n");
-    ids.push_back(special("<|im_start|>"));
-    text("user\n");
-    if (with_image) {
-      ids.push_back(config_.vision_start_id);
-      ids.insert(ids.end(), static_cast<size_t>(image_token_count()), config_.image_token_id);
-      ids.push_back(config_.vision_end_id);
+      ++images;
+      ids.insert(ids.end(), static_cast<size_t>(image_token_count()), t);
     }
-    text(std::string(user));
-    ids.push_back(special("<|im_end|>"));
-    text("\n");
-    ids.push_back(special("<|im_start|>"));
-    text("assistant\n");
+    if (images != (with_image ? 1 : 0))
+      throw_bad_input("qwen2_5_vl: a prompt holds " + std::to_string(images) + " images where " +
+                      (with_image ? "one" : "none") + " was expected (<image> or <|image_pad|> in its text?)");
     return ids;
   }
 
@@ -107,6 +104,9 @@ class QwenBackbone final : public ml::Backbone {
 
   std::vector<int64_t> stop_token_ids() const override {
     std::vector<int64_t> out = config_.eos_ids;
+    if (const int64_t eos = tokenizer_.is_byte_level() ? tokenizer_.eos_id() : -1;
+        eos >= 0 && std::find(out.begin(), out.end(), eos) == out.end())
+      out.push_back(eos);
     if (auto end = tokenizer_.find("<|im_end|>"); end && std::find(out.begin(), out.end(), *end) == out.end())
       out.push_back(*end);
     return out;
@@ -114,6 +114,7 @@ class QwenBackbone final : public ml::Backbone {
 
   int64_t pad_token_id() const override {
     if (config_.pad_id >= 0) return config_.pad_id;
+    if (tokenizer_.is_byte_level() && tokenizer_.pad_id() >= 0) return tokenizer_.pad_id();
     if (auto t = tokenizer_.find("<|endoftext|>")) return *t;
     return tokenizer_.pad_id();
   }
@@ -262,7 +263,18 @@ std::unique_ptr<ml::Backbone> load_backbone(const fs::path& dir, ml::Tokenizer t
   return out;
 }
 
-MSTAR_REGISTER_BACKBONE(kArchitecture, make_backbone_from_config,
-                        "qwen2_5_vl: Qwen2.5-VL (Hugging Face checkpoints), numerically as transformers computes it")
+namespace {
+
+// ml::load_backbone's way in: a Hugging Face directory (model_type
+// qwen2_5_vl) or one Backbone::save wrote.
+std::unique_ptr<ml::Backbone> load_from_registry(const fs::path& dir, const Json&, ml::Tokenizer tokenizer,
+                                                 const ml::LoadOptions& options) {
+  return load_backbone(dir, std::move(tokenizer), options);
+}
+
+}  // namespace
+
+MSTAR_REGISTER_BACKBONE_WITH_LOADER(kArchitecture, make_backbone_from_config, load_from_registry,
+                                    "qwen2_5_vl: Qwen2.5-VL (Hugging Face checkpoints), numerically as transformers computes it")
 
 }  // namespace mstar::qwen2_5_vl

@@ -19,6 +19,14 @@ structure (<|im_start|> role ... <|im_end|>, <|vision_start|>
 <|image_pad|>* <|vision_end|>) so the fixtures stay small; the tokenizer is
 tested on its own.
 
+A third model, "vocab", has the real Qwen vocabulary: it is saved with the
+tokenizer files of tests/fixtures/qwen-tokenizer, a generation_config.json and
+the image processor's config, as a downloaded checkpoint would be, and serves
+the TFQ prompt test (the ids of transformers' apply_chat_template with the
+Qwen2.5-VL template, each <|image_pad|> expanded to the image's token count
+and tokenized: what Qwen2_5_VLProcessor.__call__ does, which needs
+torchvision to construct) and the end-to-end TFQ-GRPO experiment test.
+
 Usage: qwen2_5_vl_reference.py OUT_DIR   (a few seconds on one core)
 """
 import json
@@ -29,7 +37,7 @@ import numpy as np
 import torch
 from PIL import Image
 from safetensors.torch import save_file
-from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+from transformers import AutoTokenizer, GenerationConfig, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
 VOCAB = 300
@@ -125,6 +133,78 @@ def run_case(model, processor, images, seqs_of_tokens, rng, response=False, gene
     return {k: v.contiguous() for k, v in out.items()}
 
 
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "qwen-tokenizer")
+VOCAB_IMAGE_SIZE = 56  # the square batch images of the vocab model (4 image tokens)
+TFQ_SYSTEM = "You are a careful reader of images."
+TFQ_FORMAT = ("Please according to the image, and try to answer the following true-false questions with the option "
+              "T (True) or F (False). First, describe the image, then analyze the image implication, and finally "
+              "reason to get the answer. Output the thinking process in <think> </think> and the final correct answer "
+              "in <answer> </answer> tags. The output format should be as follows: <think>...</think> "
+              "<answer>...</answer>. True-false questions: {problem}")
+# (system, user, response): the image first (no placeholder), then placed in the text.
+TFQ_PROMPTS = [
+    ("", TFQ_FORMAT.format(problem="The red apple is a warning about temptation."),
+     "<think>A red apple on a table.</think> <answer>T</answer>"),
+    (TFQ_SYSTEM, "Look: <image>\nDoes the 🍎 mean 诱惑 (temptation)?  Answer T or F.\n\n",
+     "<think> 苹果 \t 2024 </think><answer>F</answer>"),
+]
+
+
+def vocab_model(out_dir, image_processor, index):
+    """A tiny random Qwen2.5-VL with the real vocabulary and Qwen's special-token ids."""
+    tok = AutoTokenizer.from_pretrained(FIXTURES)
+    ids = {t: tok.convert_tokens_to_ids(t) for t in
+           ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
+            "<|video_pad|>"]}
+    text = dict(vocab_size=151936, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=2,
+                num_key_value_heads=1, rms_norm_eps=1e-6, max_position_embeddings=4096,
+                bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"],
+                rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]})
+    vision = dict(hidden_size=16, intermediate_size=24, num_heads=2, out_hidden_size=32, patch_size=14, depth=1,
+                  spatial_merge_size=2, temporal_patch_size=2, tokens_per_second=2, window_size=112,
+                  fullatt_block_indexes=[0])
+    cfg = Qwen2_5_VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=True,
+                           image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+                           vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
+    torch.manual_seed(2000)
+    model = Qwen2_5_VLForConditionalGeneration(cfg).eval()
+    model.generation_config = GenerationConfig(bos_token_id=ids["<|endoftext|>"], pad_token_id=ids["<|endoftext|>"],
+                                               eos_token_id=[ids["<|im_end|>"], ids["<|endoftext|>"]])
+    model_dir = os.path.join(out_dir, "vocab")
+    model.save_pretrained(model_dir)
+    image_processor.save_pretrained(model_dir)
+    tok.save_pretrained(model_dir)
+    with open(os.path.join(model_dir, "config.json")) as f:
+        saved = json.load(f)
+    saved["image_size"] = VOCAB_IMAGE_SIZE  # mstar's square batch images; transformers ignores the key
+    with open(os.path.join(model_dir, "config.json"), "w") as f:
+        json.dump(saved, f, indent=2)
+
+    template = open(os.path.join(FIXTURES, "qwen2_5_vl_chat_template.jinja")).read()
+    img = Image.fromarray(image(5, VOCAB_IMAGE_SIZE, VOCAB_IMAGE_SIZE))
+    grid = image_processor(images=[img], return_tensors="pt")["image_grid_thw"]
+    image_tokens = int(grid[0].prod()) // 4
+    prompts = []
+    for system, user, response in TFQ_PROMPTS:
+        content = []
+        for i, piece in enumerate(user.split("<image>")):  # EasyR1's split at the placeholder
+            if i > 0:
+                content.append({"type": "image"})
+            if piece:
+                content.append({"type": "text", "text": piece})
+        if "<image>" not in user:
+            content.insert(0, {"type": "image"})
+        messages = ([{"role": "system", "content": [{"type": "text", "text": system}]}] if system else [])
+        messages.append({"role": "user", "content": content})
+        text = tok.apply_chat_template(messages, chat_template=template, tokenize=False, add_generation_prompt=True)
+        expanded = text.replace("<|image_pad|>", "<|image_pad|>" * image_tokens)
+        prompts.append({"system": system, "user": user, "text": text, "input_ids": tok(expanded)["input_ids"],
+                        "response": response,
+                        "response_ids": tok(response)["input_ids"] + [ids["<|im_end|>"]]})
+    index["vocab"] = {"dir": "vocab", "image_size": VOCAB_IMAGE_SIZE, "image_tokens": image_tokens, "prompts": prompts,
+                      "pad_id": ids["<|endoftext|>"], "eos_id": ids["<|im_end|>"], "image_id": ids["<|image_pad|>"]}
+
+
 def main():
     out_dir = sys.argv[1]
     os.makedirs(out_dir, exist_ok=True)
@@ -149,6 +229,7 @@ def main():
         for case, tensors in cases.items():
             save_file(tensors, os.path.join(out_dir, f"{name}_{case}.safetensors"))
         index["models"][name] = {"dir": name, "cases": sorted(cases)}
+    vocab_model(out_dir, processor, index)
     with open(os.path.join(out_dir, "index.json"), "w") as f:
         json.dump(index, f, indent=1)
 

@@ -272,8 +272,16 @@ std::unique_ptr<Backbone> load_backbone(const fs::path& dir, const LoadOptions& 
   } catch (const Json::exception& e) {
     throw_bad_input(config_file.string() + ": not valid JSON: " + e.what());
   }
+  // A Hugging Face directory names its family by model_type, which is the
+  // family's registry key (qwen2_5_vl).
+  if (cfg.is_object() && !cfg.contains("architecture") && cfg.contains("model_type")) cfg["architecture"] = cfg["model_type"];
   ensure_architecture(cfg, config_file.string(), options.plugin_dirs);
   Tokenizer tokenizer = Tokenizer::load(dir / kTokenizerFile);
+  if (const auto info = BackboneRegistry::instance().get(cfg.at("architecture").get<std::string>()); info.loader) {
+    LoadOptions given = options;
+    if (given.device.empty()) given.device = cfg.value("device", "");
+    return info.loader(dir, cfg, std::move(tokenizer), given);
+  }
   std::unique_ptr<Backbone> model;
   {
     // Random init is overwritten by the weights; keep the global stream as it was.

@@ -133,10 +133,10 @@ void BackboneRegistry::remove(std::string_view name) {
 }
 
 BackboneRegistrar::BackboneRegistrar(const char* name, BackboneFactory factory, const void* anchor,
-                                     const char* description) noexcept {
+                                     const char* description, BackboneLoader loader) noexcept {
   try {
     BackboneRegistry::instance().add(ArchitectureInfo{name, description ? description : "", library_of(anchor),
-                                                      std::move(factory)});
+                                                      std::move(factory), std::move(loader)});
   } catch (const std::exception& e) {
     BackboneRegistry::instance().record_failure(e.what());
   }

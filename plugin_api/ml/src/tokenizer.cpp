@@ -5,6 +5,7 @@
 
 #include "mstar/artifact.h"
 #include "mstar/error.h"
+#include "tokenizer_bpe.h"
 
 namespace mstar::ml {
 
@@ -121,6 +122,10 @@ Tokenizer Tokenizer::build(const std::vector<std::string>& corpus, const VocabOp
 
 std::vector<std::string> Tokenizer::split(std::string_view text) const {
   std::vector<std::string> out;
+  if (bpe_) {
+    for (int64_t i : bpe_->hf.encode(text)) out.push_back(token(i));
+    return out;
+  }
   size_t start = 0;  // beginning of the plain text not yet split
   size_t i = 0;
   while (i < text.size()) {
@@ -148,12 +153,14 @@ std::vector<std::string> Tokenizer::split(std::string_view text) const {
 }
 
 std::vector<int64_t> Tokenizer::encode(std::string_view text) const {
+  if (bpe_) return bpe_->hf.encode(text);
   std::vector<int64_t> ids;
   for (const auto& w : split(text)) ids.push_back(id(w));
   return ids;
 }
 
 std::string Tokenizer::decode(const std::vector<int64_t>& ids, bool skip_special) const {
+  if (bpe_) return bpe_->hf.decode(ids, skip_special);
   std::string out;
   for (int64_t i : ids) {
     if (skip_special && is_special(i)) continue;
@@ -164,11 +171,13 @@ std::string Tokenizer::decode(const std::vector<int64_t>& ids, bool skip_special
 }
 
 int64_t Tokenizer::id(std::string_view token) const {
+  if (bpe_) return bpe_->hf.token_to_id(token).value_or(unk_id_);
   auto it = ids_.find(std::string(token));
   return it == ids_.end() ? unk_id_ : it->second;
 }
 
 std::optional<int64_t> Tokenizer::find(std::string_view token) const {
+  if (bpe_) return bpe_->hf.token_to_id(token);
   auto it = ids_.find(std::string(token));
   if (it == ids_.end()) return std::nullopt;
   return it->second;
@@ -177,14 +186,28 @@ std::optional<int64_t> Tokenizer::find(std::string_view token) const {
 const std::string& Tokenizer::token(int64_t id) const {
   if (id < 0 || id >= size())
     throw_bad_input("token id " + std::to_string(id) + " outside the vocabulary of " + std::to_string(size()));
-  return tokens_[static_cast<size_t>(id)];
+  return vocabulary()[static_cast<size_t>(id)];
+}
+
+int64_t Tokenizer::size() const { return static_cast<int64_t>(vocabulary().size()); }
+
+const std::vector<std::string>& Tokenizer::vocabulary() const { return bpe_ ? bpe_->tokens : tokens_; }
+
+bool Tokenizer::operator==(const Tokenizer& other) const {
+  if (bpe_ || other.bpe_)
+    return bpe_ && other.bpe_ && bpe_->file_text == other.bpe_->file_text && specials_ == other.specials_ &&
+           roles_.pad == other.roles_.pad && roles_.eos == other.roles_.eos && roles_.bos == other.roles_.bos &&
+           roles_.image == other.roles_.image;
+  return tokens_ == other.tokens_ && specials_ == other.specials_;
 }
 
 bool Tokenizer::is_special(int64_t id) const {
+  if (bpe_) return bpe_->hf.is_special(id);
   return id >= 0 && id < size() && special_flags_[static_cast<size_t>(id)];
 }
 
 Json Tokenizer::to_json() const {
+  if (bpe_) return Json::parse(bpe_->file_text);
   Json added = Json::array();
   for (const auto& s : specials_) added.push_back(added_token(id(s), s));
   Json vocab = Json::object();
@@ -213,7 +236,8 @@ Tokenizer Tokenizer::from_json(const Json& json, const std::string& origin) try 
     return fail("not a Hugging Face tokenizer.json (no \"model\" object)");
   const Json& model = json["model"];
   const std::string type = model.value("type", "");
-  if (type != "WordLevel") return fail("model type '" + type + "' is not supported (only WordLevel)");
+  if (type == "BPE") return from_bpe_json(json, origin, {});
+  if (type != "WordLevel") return fail("model type '" + type + "' is not supported (only WordLevel and BPE)");
   if (!model.contains("vocab") || !model["vocab"].is_object()) return fail("model.vocab is not an object");
   const std::string unk = model.value("unk_token", "");
   if (unk != tokens::kUnk) return fail("unk_token must be '" + std::string(tokens::kUnk) + "', got '" + unk + "'");
@@ -254,9 +278,14 @@ Tokenizer Tokenizer::load(const std::filesystem::path& file) {
   } catch (const Json::exception& e) {
     throw_bad_input(file.string() + ": not valid JSON: " + e.what());
   }
+  if (j.is_object() && j.contains("model") && j["model"].is_object() && j["model"].value("type", "") == "BPE")
+    return from_bpe_json(j, file.string(), file.parent_path());
   return from_json(j, file.string());
 }
 
-void Tokenizer::save(const std::filesystem::path& file) const { write_file_atomic(file, to_json().dump(2)); }
+void Tokenizer::save(const std::filesystem::path& file) const {
+  if (bpe_) return save_bpe(file);
+  write_file_atomic(file, to_json().dump(2));
+}
 
 }  // namespace mstar::ml

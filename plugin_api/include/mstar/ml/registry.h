@@ -34,12 +34,19 @@ namespace mstar::ml {
 // Builds a freshly initialised model of `config`'s dims around `tokenizer`.
 // Initialisation draws from torch's default generator: seed it first.
 using BackboneFactory = std::function<std::unique_ptr<Backbone>(const Json& config, Tokenizer tokenizer)>;
+// Loads a checkpoint directory itself (a family whose checkpoints are
+// Hugging Face's: shards, renamed tensors, files besides config.json), in
+// place of factory + load_weights. `config` is the directory's config.json
+// with "architecture" set; options.device is the checkpoint's when not given.
+using BackboneLoader = std::function<std::unique_ptr<Backbone>(const std::filesystem::path& dir, const Json& config,
+                                                               Tokenizer tokenizer, const LoadOptions& options)>;
 
 struct ArchitectureInfo {
   std::string name;
   std::string description;
   std::filesystem::path library;  // the shared object (or executable) that registered it
   BackboneFactory factory;
+  BackboneLoader loader = {};  // empty: load_backbone() uses factory and load_weights()
 };
 
 class BackboneRegistry {
@@ -77,7 +84,8 @@ class BackboneRegistry {
 // `anchor` is any function of the registering library (to find its path).
 class BackboneRegistrar {
  public:
-  BackboneRegistrar(const char* name, BackboneFactory factory, const void* anchor, const char* description) noexcept;
+  BackboneRegistrar(const char* name, BackboneFactory factory, const void* anchor, const char* description,
+                    BackboneLoader loader = {}) noexcept;
 };
 
 // The file of the shared object (or executable) that contains `address`.
@@ -121,3 +129,9 @@ std::unique_ptr<Backbone> load_backbone(const Artifact& artifact, const LoadOpti
   static const ::mstar::ml::BackboneRegistrar MSTAR_DETAIL_ML_CAT(mstar_backbone_registrar_, \
                                                                   __LINE__)(                  \
       NAME, &FACTORY, reinterpret_cast<const void*>(&FACTORY), DESCRIPTION);
+
+// The same with a BackboneLoader (a function) for the family's own checkpoints.
+#define MSTAR_REGISTER_BACKBONE_WITH_LOADER(NAME, FACTORY, LOADER, DESCRIPTION)                  \
+  static const ::mstar::ml::BackboneRegistrar MSTAR_DETAIL_ML_CAT(mstar_backbone_registrar_,   \
+                                                                  __LINE__)(                    \
+      NAME, &FACTORY, reinterpret_cast<const void*>(&FACTORY), DESCRIPTION, &LOADER);

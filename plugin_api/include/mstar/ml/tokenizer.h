@@ -14,10 +14,19 @@
 // decode() joins tokens with single spaces, as Hugging Face does for a
 // WordLevel model without a decoder; encode(decode(ids)) == ids for ids
 // without <unk>.
+//
+// A byte-level BPE tokenizer.json (model type "BPE": Qwen, GPT-2) loads as
+// well: encode, decode, find and is_special then run on text::HfTokenizer
+// (mstar/text/hf_tokenizer.h, `tokenizers`' ids), and the roles pad, eos,
+// bos and image come from the checkpoint's files beside tokenizer.json
+// (tokenizer_bpe.cpp says where from). Such a tokenizer is loaded, never
+// built, and save() writes the file back unchanged with a
+// tokenizer_config.json naming the roles.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,38 +77,52 @@ class Tokenizer {
   // Hugging Face tokenizer.json. Throws Error(BadInput) naming `origin` for a
   // model other than WordLevel, non-dense ids or a missing <unk>.
   static Tokenizer from_json(const Json& json, const std::string& origin = "tokenizer.json");
+  // A BPE file takes its roles from the files in its directory.
   static Tokenizer load(const std::filesystem::path& file);
   Json to_json() const;
   void save(const std::filesystem::path& file) const;
+
+  // Byte-level BPE (the Hugging Face families) rather than word-level.
+  bool is_byte_level() const { return bpe_ != nullptr; }
 
   // The pre-tokenizer alone: words, punctuation and special tokens.
   std::vector<std::string> split(std::string_view text) const;
   std::vector<int64_t> encode(std::string_view text) const;
   std::string decode(const std::vector<int64_t>& ids, bool skip_special = false) const;
 
-  int64_t size() const { return static_cast<int64_t>(tokens_.size()); }
-  // Id of a token; <unk> when absent.
+  int64_t size() const;
+  // Id of a token; <unk> when absent (-1 for a BPE file without unk_token).
   int64_t id(std::string_view token) const;
   std::optional<int64_t> find(std::string_view token) const;
   // Throws Error(BadInput) for an id outside the vocabulary.
   const std::string& token(int64_t id) const;
   bool is_special(int64_t id) const;
   const std::vector<std::string>& special_tokens() const { return specials_; }
-  const std::vector<std::string>& vocabulary() const { return tokens_; }
+  const std::vector<std::string>& vocabulary() const;
 
-  int64_t pad_id() const { return id(tokens::kPad); }
+  // Word-level: the tokens of mstar::ml::tokens. BPE: the checkpoint's
+  // roles, -1 where it names none.
+  int64_t pad_id() const { return bpe_ ? roles_.pad : id(tokens::kPad); }
   int64_t unk_id() const { return unk_id_; }
-  int64_t bos_id() const { return id(tokens::kBos); }
-  int64_t eos_id() const { return id(tokens::kEos); }
-  int64_t image_id() const { return id(tokens::kImage); }
+  int64_t bos_id() const { return bpe_ ? roles_.bos : id(tokens::kBos); }
+  int64_t eos_id() const { return bpe_ ? roles_.eos : id(tokens::kEos); }
+  int64_t image_id() const { return bpe_ ? roles_.image : id(tokens::kImage); }
 
-  bool operator==(const Tokenizer& other) const {
-    return tokens_ == other.tokens_ && specials_ == other.specials_;
-  }
+  bool operator==(const Tokenizer& other) const;
 
  private:
+  struct Bpe;  // tokenizer_bpe.cpp
+  struct Roles {
+    int64_t pad = -1, eos = -1, bos = -1, image = -1;
+  };
   Tokenizer(std::vector<std::string> tokens, std::vector<std::string> specials);
   void index();
+  // tokenizer_bpe.cpp: a BPE tokenizer.json, with its roles from `dir` ("" = none).
+  static Tokenizer from_bpe_json(const Json& json, const std::string& origin, const std::filesystem::path& dir);
+  void save_bpe(const std::filesystem::path& file) const;
+
+  std::shared_ptr<const Bpe> bpe_;  // shared by copies: the vocabulary is large
+  Roles roles_;
 
   std::vector<std::string> tokens_;    // id -> token
   std::vector<std::string> specials_;  // in id order
