@@ -8,27 +8,12 @@
 #include <csignal>
 #include <thread>
 
+#include "algorithms_helpers.h"
 #include "host_helpers.h"
 
 using namespace mstar::testing;
 
 namespace {
-
-// A world of a few images and a tiny_vlm with a small vocabulary (so that a
-// random policy sometimes stops early) and one decoder layer.
-const char* kBase = R"(
-  world:
-    plugin: dataset/implication_world
-    seed: 1
-    params: {image_size: 32, glyphs: 6, concepts: 3, colours: 3, relations: 4, train_images: 12, bench_images: 4,
-             lite_train_images: 6, lite_bench_images: 4, statements_min: 3, statements_max: 3}
-  init:
-    plugin: backbone/tiny_vlm
-    seed: 1
-    inputs: {data: world.train}
-    params: {family: qwen, size: S, image_size: 32, patch_size: 8, hidden: 32, layers: 1, heads: 2, kv_heads: 1,
-             vision_hidden: 32, vision_layers: 1, vision_heads: 2, max_positions: 256, vocab_max_size: 96}
-)";
 
 // GRPO on the length task: DAPO's soft penalty is 0 for one token and falls
 // to -1 at six, so stopping early is rewarded; a random policy over ~96
@@ -156,7 +141,7 @@ const char* kSftNode = R"(
 
 TEST(AlgorithmsEndToEnd, SftDrivesTheLossDown) {
   Sandbox sb;
-  auto file = sb.write("sft.yaml", std::string("name: sft\nseed: 1\nnodes:") + kBase + R"(
+  auto file = sb.write("sft.yaml", std::string("name: sft\nseed: 1\nnodes:") + kTinyWorldAndBase + R"(
   sft:
     plugin: algorithm/sft
     inputs: {model: init, data: world.train}
@@ -184,7 +169,7 @@ TEST(AlgorithmsEndToEnd, DirectAnswerSftAndValidationPerKindOfStatement) {
   // validation splits balanced accuracy by level and by what a statement
   // tests (the world's "kind:X" tags: present, colour, position, ...).
   Sandbox sb;
-  auto file = sb.write("direct.yaml", std::string("name: direct\nseed: 1\nnodes:") + kBase + R"(
+  auto file = sb.write("direct.yaml", std::string("name: direct\nseed: 1\nnodes:") + kTinyWorldAndBase + R"(
   sft:
     plugin: algorithm/sft
     inputs: {model: init, data: world.train, val_data: world.bench}
@@ -215,7 +200,7 @@ TEST(AlgorithmsEndToEnd, DirectAnswerSftAndValidationPerKindOfStatement) {
 
 TEST(AlgorithmsEndToEnd, GrpoRaisesTheMeanRewardAndStartsAtZeroKl) {
   Sandbox sb;
-  auto file = sb.write("grpo.yaml", std::string("name: grpo\nseed: 1\nnodes:") + kBase +
+  auto file = sb.write("grpo.yaml", std::string("name: grpo\nseed: 1\nnodes:") + kTinyWorldAndBase +
                                         grpo_node(", max_steps: 30, save_freq: 0"));
   auto r = sb.run({"run", file.string()});
   ASSERT_EQ(r.code(), 0) << r.err << r.out;
@@ -264,7 +249,7 @@ TEST(AlgorithmsEndToEnd, GrpoOptionsRunTogether) {
   // Dynamic sampling, RLOO, Dr. GRPO's aggregation, KL in the reward, the
   // answer-slot advantage, two PPO epochs and a frozen vision tower in one run.
   Sandbox sb;
-  auto file = sb.write("options.yaml", std::string("name: options\nseed: 2\nnodes:") + kBase +
+  auto file = sb.write("options.yaml", std::string("name: options\nseed: 2\nnodes:") + kTinyWorldAndBase +
                                            grpo_node(", max_steps: 4, save_freq: 2, adv_estimator: rloo, "
                                                      "dynamic_sampling: true, dynamic_sampling_max_tries: 2, "
                                                      "loss_agg_mode: seq-mean-token-sum-norm, kl_mode: reward, "
@@ -281,7 +266,7 @@ TEST(AlgorithmsEndToEnd, GrpoOptionsRunTogether) {
 }
 
 TEST(AlgorithmsEndToEnd, KilledGrpoResumesWithTheMetricsOfAnUninterruptedRun) {
-  const std::string yaml = std::string("name: resume\nseed: 3\nnodes:") + kBase +
+  const std::string yaml = std::string("name: resume\nseed: 3\nnodes:") + kTinyWorldAndBase +
                            grpo_node(", max_steps: 40, save_freq: 3, sft_coef: 0.5, sft_file: sft.jsonl, "
                                      "sft_batch_size: 4",
                                      "low_var_kl");
@@ -289,6 +274,6 @@ TEST(AlgorithmsEndToEnd, KilledGrpoResumesWithTheMetricsOfAnUninterruptedRun) {
 }
 
 TEST(AlgorithmsEndToEnd, InterruptedSftCheckpointsWhereItStoppedAndResumesExactly) {
-  expect_stopped_run_resumes_exactly(std::string("name: sft-resume\nseed: 4\nnodes:") + kBase + kSftNode, "sft",
+  expect_stopped_run_resumes_exactly(std::string("name: sft-resume\nseed: 4\nnodes:") + kTinyWorldAndBase + kSftNode, "sft",
                                      SIGINT, 300u * 6u);
 }

@@ -8,25 +8,12 @@
 #include <cstring>
 #include <thread>
 
+#include "algorithms_helpers.h"
 #include "host_helpers.h"
 
 using namespace mstar::testing;
 
 namespace {
-
-const char* kBase = R"(
-  world:
-    plugin: dataset/implication_world
-    seed: 1
-    params: {image_size: 32, glyphs: 6, concepts: 3, colours: 3, relations: 4, train_images: 12, bench_images: 4,
-             lite_train_images: 6, lite_bench_images: 4, statements_min: 3, statements_max: 3}
-  init:
-    plugin: backbone/tiny_vlm
-    seed: 1
-    inputs: {data: world.train}
-    params: {family: qwen, size: S, image_size: 32, patch_size: 8, hidden: 32, layers: 1, heads: 2, kv_heads: 1,
-             vision_hidden: 32, vision_layers: 1, vision_heads: 2, max_positions: 256, vocab_max_size: 96}
-)";
 
 std::string sft_node(int world_size, int max_steps, int save_freq) {
   return R"(
@@ -63,7 +50,8 @@ struct Trained {
 };
 
 Trained train(const Sandbox& sb, int world_size, int steps) {
-  auto file = sb.write("dp.yaml", std::string("name: dp\nseed: 2\nnodes:") + kBase + sft_node(world_size, steps, 0));
+  auto file = sb.write("dp.yaml", std::string("name: dp\nseed: 2\nnodes:") + kTinyWorldAndBase +
+                                         sft_node(world_size, steps, 0));
   auto r = sb.run({"run", file.string()});
   EXPECT_EQ(r.code(), 0) << r.err << r.out;
   auto reg = sb.registry();
@@ -144,7 +132,7 @@ TEST(DataParallelSft, TwoRanksGiveTheParametersOfOneRankOnTheSameGlobalBatch) {
 
 TEST(DataParallelSft, AKilledRankFailsTheNodeAndTheRerunResumesFromItsCheckpoint) {
   Sandbox sb;
-  auto file = sb.write("dp.yaml", std::string("name: dp-kill\nseed: 2\nnodes:") + kBase + sft_node(2, 400, 2));
+  auto file = sb.write("dp.yaml", std::string("name: dp-kill\nseed: 2\nnodes:") + kTinyWorldAndBase + sft_node(2, 400, 2));
   auto child = sb.spawn({"run", file.string(), "--no-live"});
   int seen = -1;
   for (int waited = 0; waited < 240000 && seen < 4; waited += 5) {

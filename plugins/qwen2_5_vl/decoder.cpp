@@ -5,15 +5,6 @@
 
 namespace mstar::qwen2_5_vl {
 
-namespace {
-
-torch::Tensor rotate_half(const torch::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
-
-}  // namespace
-
 double mask_value(torch::Dtype dtype) {
   switch (dtype) {
     case torch::kBFloat16: return -3.3895313892515355e38;

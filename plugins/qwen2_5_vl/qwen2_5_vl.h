@@ -113,6 +113,10 @@ struct RopeIndex {
 RopeIndex rope_index(const torch::Tensor& ids, const torch::Tensor& attention_mask, const torch::Tensor& grid_thw,
                      const Config& config);
 
+// Rotary embedding's half rotation, (x1, x2) -> (-x2, x1), as transformers
+// applies it in both the vision tower and the decoder.
+torch::Tensor rotate_half(const torch::Tensor& x);
+
 // ---- modules (vision.cpp, decoder.cpp) ---------------------------------------------------
 
 // Parameters are created empty in `options` (dtype, device) and filled by

@@ -130,4 +130,9 @@ RopeIndex rope_index(const torch::Tensor& ids_in, const torch::Tensor& mask_in, 
   return {pos, deltas};
 }
 
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
 }  // namespace mstar::qwen2_5_vl
