@@ -4,6 +4,12 @@
 // "nodes:".
 #pragma once
 
+#include <algorithm>
+#include <filesystem>
+
+#include "host_helpers.h"
+#include "mstar/json.h"
+
 namespace mstar::testing {
 
 inline constexpr const char* kTinyWorldAndBase = R"(
@@ -19,5 +25,23 @@ inline constexpr const char* kTinyWorldAndBase = R"(
     params: {family: qwen, size: S, image_size: 32, patch_size: 8, hidden: 32, layers: 1, heads: 2, kv_heads: 1,
              vision_hidden: 32, vision_layers: 1, vision_heads: 2, max_positions: 256, vocab_max_size: 96}
 )";
+
+// Highest step of a checkpoint in any resume directory, or -1.
+inline int checkpoint_step(const Sandbox& sb) {
+  const fs::path resume = sb.home() / "store" / "resume";
+  int best = -1;
+  std::error_code ec;
+  if (!fs::is_directory(resume, ec)) return best;
+  for (const auto& e : fs::directory_iterator(resume, ec)) {
+    const fs::path state = e.path() / "checkpoint" / "state.json";
+    if (!fs::exists(state)) continue;
+    try {
+      best = std::max(best, mstar::Json::parse(slurp(state)).at("step").get<int>());
+    } catch (const std::exception&) {
+      // being replaced right now
+    }
+  }
+  return best;
+}
 
 }  // namespace mstar::testing

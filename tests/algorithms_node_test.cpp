@@ -43,24 +43,6 @@ double mean_of(const std::vector<double>& v, size_t begin, size_t end) {
   return s / static_cast<double>(end - begin);
 }
 
-// Highest step of a checkpoint in any resume directory, or -1.
-int checkpoint_step(const Sandbox& sb) {
-  const fs::path resume = sb.home() / "store" / "resume";
-  int best = -1;
-  std::error_code ec;
-  if (!fs::is_directory(resume, ec)) return best;
-  for (const auto& e : fs::directory_iterator(resume, ec)) {
-    const fs::path state = e.path() / "checkpoint" / "state.json";
-    if (!fs::exists(state)) continue;
-    try {
-      best = std::max(best, mstar::Json::parse(slurp(state)).at("step").get<int>());
-    } catch (const std::exception&) {
-      // being replaced right now
-    }
-  }
-  return best;
-}
-
 // The series of `node` that do not depend on the clock, by "key@step".
 std::map<std::string, double> deterministic_series(const Sandbox& sb, const std::string& node) {
   auto reg = sb.registry();

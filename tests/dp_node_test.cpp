@@ -83,23 +83,6 @@ pid_t rank_pid(const fs::path& home, int rank) {
   return 0;
 }
 
-int checkpoint_step(const Sandbox& sb) {
-  const fs::path resume = sb.home() / "store" / "resume";
-  int best = -1;
-  std::error_code ec;
-  if (!fs::is_directory(resume, ec)) return best;
-  for (const auto& e : fs::directory_iterator(resume, ec)) {
-    const fs::path state = e.path() / "checkpoint" / "state.json";
-    if (!fs::exists(state)) continue;
-    try {
-      best = std::max(best, mstar::Json::parse(slurp(state)).at("step").get<int>());
-    } catch (const std::exception&) {
-      // being replaced right now
-    }
-  }
-  return best;
-}
-
 }  // namespace
 
 TEST(DataParallelSft, TwoRanksGiveTheParametersOfOneRankOnTheSameGlobalBatch) {
