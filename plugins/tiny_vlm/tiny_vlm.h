@@ -104,6 +104,20 @@ TinyVlmOptions preset(Family family, const std::string& size, int64_t vocab_size
 
 // ---- modules ------------------------------------------------------------------
 
+// Shared by the layers of modules.cpp and the vision towers of vision.cpp.
+namespace detail {
+// LeCun normal: std = scale / sqrt(fan_in); biases 0.
+void init_linear(const torch::nn::Linear& layer, double scale = 1.0);
+// Rotates the pairs (x[2i], x[2i+1]) of x [B,T,N,hd] by complex factors
+// broadcastable to [B,T,N,hd/2], in float32 math.
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& factors);
+// Per-head rotation factors [.., heads + kv_heads, hd/2]; the query heads
+// also carry the attention scale.
+torch::Tensor head_factors(const torch::Tensor& base, int64_t heads, int64_t kv_heads, double scale);
+// Complex factors exp(i * angles).
+torch::Tensor polar_unit(const torch::Tensor& angles);
+}  // namespace detail
+
 // x * rsqrt(mean(x^2) + eps) * weight over the last dim, in float32 math
 // (kernels.cpp: one fused pass each way for float32 on the CPU).
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
