@@ -28,17 +28,17 @@ std::string sft_node(int world_size, int max_steps, int save_freq) {
 
 // GRPO with two mini-batches per step, micro-batches that split groups, KL
 // in the reward (every rank needs every row's KL) and balance_batch on.
-std::string grpo_node(int world_size, int max_steps, int save_freq) {
+std::string grpo_node(int world_size, int max_steps, int save_freq, const std::string& extra = ", kl_mode: reward") {
   return R"(
   grpo:
     plugin: algorithm/grpo
     inputs: {model: init, data: world.train}
     params: {file: tfq_lite.jsonl, n: 4, rollout_batch_size: 4, global_batch_size: 2, micro_batch_size_update: 3,
              micro_batch_size_experience: 5, max_response_length: 6, temperature: 1.0, top_p: 1.0, lr: 1.0e-3,
-             kl_coef: 0.05, kl_mode: reward, sample_freq: 1, intra_op_threads: 1,
+             kl_coef: 0.05, sample_freq: 1, intra_op_threads: 1,
              reward: {plugin: reward/length, max_length: 6, buffer: 5}, max_steps: )" +
          std::to_string(max_steps) + ", save_freq: " + std::to_string(save_freq) +
-         ", world_size: " + std::to_string(world_size) + "}\n";
+         ", world_size: " + std::to_string(world_size) + extra + "}\n";
 }
 
 // name -> fp32 values of a safetensors file.
@@ -208,6 +208,28 @@ TEST(DataParallelGrpo, TwoRanksGiveTheParametersOfOneRankOnTheSameGlobalBatch) {
     ASSERT_EQ(sa.size(), sb.size()) << m;
     for (size_t i = 0; i < sa.size(); ++i) EXPECT_NEAR(sa[i].value, sb[i].value, 1e-4) << m << " step " << i + 1;
   }
+}
+
+TEST(DataParallelGrpo, OptionsGiveTheParametersOfOneRankOnTwoRanks) {
+  // Dynamic sampling (rounds of groups over the ranks), REINFORCE++ (whitened
+  // over the whole batch), the exact KL in the loss, per-sequence means, the
+  // answer-slot advantage, two PPO epochs, the hybrid's expert rows sliced
+  // over the ranks, and consecutive slices instead of balance_batch.
+  const std::string extra =
+      ", dynamic_sampling: true, dynamic_sampling_max_tries: 2, adv_estimator: reinforce_plus_plus, "
+      "kl_penalty: full, kl_mode: loss, loss_agg_mode: seq-mean-token-mean, advantage_mask: answer, ppo_epochs: 2, "
+      "sft_coef: 0.5, sft_file: sft.jsonl, sft_batch_size: 3, balance_batch: false";
+  constexpr int kSteps = 3;
+  Sandbox one, two;
+  const Trained a = train(one, "grpo", grpo_node(1, kSteps, 0, extra), "sft_loss");
+  const Trained b = train(two, "grpo", grpo_node(2, kSteps, 0, extra), "sft_loss");
+  ASSERT_EQ(a.loss.size(), static_cast<size_t>(kSteps));
+  ASSERT_EQ(b.loss.size(), static_cast<size_t>(kSteps));
+  for (int i = 0; i < kSteps; ++i) EXPECT_NEAR(a.loss[i], b.loss[i], 1e-5) << "sft_loss, step " << i + 1;
+  const auto [worst, moved] = compare_models(a.artifact, b.artifact, init_artifact(one));
+  std::cout << "grpo options: max |1 rank - 2 ranks| = " << worst << " (max move " << moved << ")\n";
+  EXPECT_LE(worst, 1e-5);
+  EXPECT_GT(moved, 1e-3);
 }
 
 TEST(DataParallelGrpo, AKilledRankFailsTheNodeAndTheRerunResumesFromItsCheckpoint) {
