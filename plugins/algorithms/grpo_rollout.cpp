@@ -127,8 +127,9 @@ std::map<std::string, double> sampled_metrics(GrpoState& s, const Sampled& mine,
     len_max = std::max(len_max, len);
     for (const auto& [k, v] : mine.rewards[i].components) parts[k] += v;
   }
-  // Every rank scores with the same reward, so the parts' names agree; a
-  // rank that sampled nothing learns them from the count check below.
+  // Every rank scores with the same reward, so the parts' names (and their
+  // order in the map) agree; the count check turns a reward whose parts vary
+  // from sample to sample into an error instead of a misaligned sum.
   for (const auto& [k, v] : parts) sums.push_back(v);
   if (s.ranks.size() > 1) {
     const double names = s.ranks.group().max(static_cast<double>(parts.size()));
