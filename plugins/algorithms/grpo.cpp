@@ -63,9 +63,9 @@ class GrpoStep : public TrainingStep {
            const std::filesystem::path& output_dir)
       : s_(state), optimizer_(optimizer), sft_(sft), log_(log), total_steps_(total_steps), rollouts_(output_dir) {}
 
-  Result run(int64_t /*step*/) override {
+  Result run(int64_t step) override {
     s_.timer.reset();
-    rollout_ = collect_rollout(s_);
+    rollout_ = collect_rollout(s_, step);
     Result out{rollout_.metrics, static_cast<double>(rollout_.prompt_tokens + rollout_.response_tokens)};
     if (rollout_.size() > 0)
       for (const auto& [k, v] : update_policy(s_, rollout_, optimizer_, sft_)) out.metrics[k] = v;
@@ -75,13 +75,15 @@ class GrpoStep : public TrainingStep {
 
   std::string after(int64_t step, const StepMetrics& m, double seconds, TextLog& samples) override {
     const GrpoConfig& c = s_.config;
-    if (c.sample_freq > 0 && (step % c.sample_freq == 0 || step == 1)) {
+    if (s_.ranks.writer() && c.sample_freq > 0 && (step % c.sample_freq == 0 || step == 1)) {
       samples.append(format_samples(step, rollout_, s_.examples, c.n, c.samples_per_log));
       rollouts_.append(step, rollout_, s_.examples, s_.images, c.n, c.samples_per_log);
     }
     auto value = [&](const char* key) { return m.count(key) ? m.at(key) : 0.0; };
-    log_.info("step {}/{}: reward {:.3f}, p(T) {:.2f}, mixed groups {:.2f}, {:.1f} s", step, total_steps_,
+    if (s_.ranks.writer())
+      log_.info("step {}/{}: reward {:.3f}, p(T) {:.2f}, mixed groups {:.2f}, {:.1f} s", step, total_steps_,
               value(metric::kRewardMean), value(metric::kPTrue), value(metric::kMixedGroups), seconds);
+    // The same on every rank (from the whole batch): the ranks stop together.
     const double mixed_share = rollout_.mixed_share;
     rollout_ = Rollout{};  // the step's tensors are not needed past here
     if (c.collapse_mixed_share <= 0) return {};
@@ -91,15 +93,15 @@ class GrpoStep : public TrainingStep {
            std::to_string(low_mixed_) + " steps";
   }
 
-  void save(Json& state, ml::NamedTensors& tensors) const override {
+  // Sampling needs no generator state: each group's seed follows from the
+  // node's seed, the step and the group (group_seed).
+  void save(Json& state, ml::NamedTensors& /*tensors*/) const override {
     state["low_mixed"] = low_mixed_;
     if (sft_.sampler) state["sft_sampler"] = sft_.sampler->state();
-    tensors.emplace_back("generator", generator_state(s_.generator));
   }
 
-  void restore(const Json& state, const Checkpointer& checkpoint) override {
+  void restore(const Json& state, const Checkpointer& /*checkpoint*/) override {
     if (sft_.sampler && state.contains("sft_sampler")) sft_.sampler->restore(state.at("sft_sampler"));
-    set_generator_state(s_.generator, checkpoint.tensor("generator"));
     low_mixed_ = state.at("low_mixed").get<int64_t>();
   }
 
@@ -126,7 +128,7 @@ class Grpo {
         "logits / temperature), KL to the frozen start in the loss or the reward, token-mean over the "
         "mini-batch, AdamW with grad-norm clip (non-finite norms skip the update). Options: dr_grpo, rloo, "
         "reinforce_plus_plus; exact full-vocabulary KL; answer-slot advantage; DAPO dynamic sampling; a "
-        "supervised hybrid term (sft_coef). Checkpoints into the resume directory and resumes from it. "
+        "supervised hybrid term (sft_coef); data-parallel ranks (world_size, balance_batch). Checkpoints into the resume directory and resumes from it. "
         "Defaults are the TFQ run scripts (lr 1e-6 is for 3B-32B models; tiny models: docs/algorithms.md).",
         "the policy to train (and the frozen KL reference)");
     i.params = grpo_param_schema();
@@ -146,9 +148,11 @@ class Grpo {
     setup_torch(ctx);
     auto& log = ctx.logger();
     const Artifact& data_in = *ctx.input("data");
+    DataParallel ranks(p);
 
     std::unique_ptr<ml::Backbone> model = load_start_model(ctx, c.device);
     if (c.freeze_vision) model->set_trainable(ml::ParamGroup::Vision, false);
+    ranks.broadcast_model(*model);
     std::unique_ptr<ml::Backbone> reference;
     if (c.uses_reference()) {
       reference = load_model(*ctx.input("model"), c.device);
@@ -185,7 +189,6 @@ class Grpo {
     const int64_t minis = (c.rollout_batch_size + c.global_batch_size - 1) / c.global_batch_size;
     Optimizer optimizer(trainable_parameters(*model), c.optim, total_steps * minis * c.ppo_epochs);
     BatchSampler sampler(examples, ctx.seed(), c.shuffle, c.balance_answers);
-    torch::Generator generator = ml::make_generator(ctx.seed());
     PhaseTimer timer;
 
     LoopConfig loop;
@@ -196,12 +199,13 @@ class Grpo {
     loop.plan = mstar::format("{} steps of {} prompts x {} samples, {} optimizer updates", total_steps,
                             c.rollout_batch_size, c.n, optimizer.total_updates());
     loop.summary_keys = {metric::kRewardMean, metric::kAccuracy, metric::kPTrue, metric::kMixedGroups};
-    GrpoState state{c, *model, reference.get(), *reward, examples, images, sampler, generator, timer, max_new_tokens};
+    GrpoState state{c,       *model, reference.get(), *reward, examples, images, sampler, ctx.seed(),
+                    timer,   max_new_tokens, ranks};
     GrpoStep step(state, optimizer, {sft_sampler ? &sft_examples : nullptr, sft_sampler.get(), &sft_images}, log,
                   total_steps, ctx.output_dir());
     const ml::AutocastGuard autocast(model->device(), ml::parse_compute_dtype(p.get_string("dtype")));
-    const LoopOutcome outcome = TrainingLoop(ctx, loop, {*model, optimizer, sampler, validator}).run(step);
-    ctx.summary("collapsed", outcome.stop_reason.rfind("collapse", 0) == 0 ? 1.0 : 0.0);
+    const LoopOutcome outcome = TrainingLoop(ctx, loop, {*model, optimizer, sampler, validator, &ranks}).run(step);
+    if (ranks.writer()) ctx.summary("collapsed", outcome.stop_reason.rfind("collapse", 0) == 0 ? 1.0 : 0.0);
   }
 };
 

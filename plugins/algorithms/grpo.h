@@ -4,6 +4,7 @@
 //   grpo_rollout.cpp sampling, rewards, old/reference log-probs, advantages
 //   grpo_update.cpp  mini-batch updates (policy loss, KL, entropy, hybrid SFT term)
 //   grpo.cpp         the node: setup, the step loop, checkpoints, validation, metrics
+//   grpo_ranks.cpp   data parallelism: gathering the ranks' groups, each rank's share of a mini-batch
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 
 #include <torch/torch.h>
 
+#include "data_parallel.h"
 #include "examples.h"
 #include "mstar/ml/backbone.h"
 #include "mstar/params.h"
@@ -41,7 +43,7 @@ struct GrpoConfig {
   double top_p = 0.99;
   int64_t top_k = 0;
   int64_t max_response_length = 2048;
-  int64_t rollout_micro_batch = 0;  // sequences per generate call; 0 = all
+  int64_t rollout_micro_batch = 0;  // sequences of a group per generate call; 0 = the group
   // objective
   AdvantageEstimator estimator = AdvantageEstimator::Grpo;
   double gamma = 1.0;
@@ -57,6 +59,7 @@ struct GrpoConfig {
   int64_t micro_batch_update = 4;  // sequences per forward/backward
   int64_t micro_batch_experience = 8;
   int64_t ppo_epochs = 1;
+  bool balance_batch = true;  // ranks share each mini-batch by token length
   OptimizerConfig optim;
   bool freeze_vision = false;
   bool dynamic_sampling = false;
@@ -78,14 +81,25 @@ struct GrpoConfig {
 ParamSchema grpo_param_schema();
 GrpoConfig grpo_config(const Params& params);
 
+// The sequences [begin, end) of the rollout that one optimizer update
+// takes, and of them the rows this rank scores and trains on (ascending).
+struct MiniBatch {
+  int64_t begin = 0, end = 0;
+  std::vector<int64_t> rows;
+};
+
 // One step's experience. Sequences are ordered by group (the n samples of
 // a prompt are adjacent); response tensors are [N, R], R the longest response.
+// Every rank holds the whole global batch (responses, scores, masks,
+// advantages); log-probs are filled only for the rows of this rank's
+// mini-batch shares.
 struct Rollout {
   std::vector<int64_t> rows;    // example index per sequence
   std::vector<int64_t> groups;  // prompt slot per sequence
   std::vector<std::vector<int64_t>> responses;
   std::vector<std::string> texts;
-  std::vector<RewardResult> rewards;
+  std::vector<RewardResult> rewards;  // components only for the groups this rank sampled
+  std::vector<MiniBatch> minibatches;
   torch::Tensor scores;        // [N] float64: overall rewards
   torch::Tensor mask;          // [N,R] float32: response tokens
   torch::Tensor pg_mask;       // [N,R] float32: where the policy gradient applies
@@ -111,15 +125,46 @@ struct GrpoState {
   const std::vector<Example>& examples;
   const ImageBank& images;
   BatchSampler& sampler;
-  torch::Generator& generator;
+  uint64_t seed;  // with the step and a group's index, the seed of that group's samples
   PhaseTimer& timer;
   int64_t max_new_tokens;  // max_response_length capped by the model's positions
+  DataParallel& ranks;
 };
 
 // Samples rollout_batch_size prompts x n responses (more with dynamic
-// sampling), scores them, computes old and reference log-probs and the
-// advantages.
-Rollout collect_rollout(GrpoState& s);
+// sampling; each rank its share of the groups), scores them, computes old
+// and reference log-probs and the advantages.
+Rollout collect_rollout(GrpoState& s, int64_t step);
+
+// ---- data parallelism (grpo_ranks.cpp) ----
+
+// The seed of group `group` (its index among the step's sampled prompts,
+// counted over every dynamic-sampling round) at `step`: the same whichever
+// rank samples it, so results do not depend on the number of ranks.
+uint64_t group_seed(uint64_t seed, int64_t step, int64_t group);
+
+// Sequences sampled for some prompts (n per prompt, adjacent).
+struct Sampled {
+  std::vector<int64_t> rows, groups;
+  std::vector<std::vector<int64_t>> responses;
+  std::vector<std::string> texts;
+  std::vector<RewardResult> rewards;
+  std::vector<double> scores;
+  int64_t prompt_tokens = 0, response_tokens = 0;
+
+  void append(const Sampled& other, size_t begin, size_t end);
+};
+
+// The whole batch on every rank from each rank's `mine` (the sequences from
+// `first` on of `all`, whose rows and groups are already set): responses
+// and scores are summed over ranks into zero-filled buffers, texts of the
+// other ranks' sequences decoded here, their rewards without components.
+void gather_sampled(GrpoState& s, const Sampled& mine, size_t first, Sampled& all);
+
+// Mini-batches of global_batch_size x n sequences in rollout order (the
+// same at any world size) and this rank's rows of each: balanced by prompt
+// + response tokens (balance_batch), else a contiguous slice.
+std::vector<MiniBatch> plan_minibatches(const GrpoState& s, const Rollout& r);
 
 struct SftBatches {
   const std::vector<Example>* examples = nullptr;

@@ -32,7 +32,8 @@ ParamSchema grpo_param_schema() {
       .add(ParamSpec::integer("max_response_length").def(2048).range(1, 1 << 20).describe(
           "new tokens per response (capped by the model's max positions)"))
       .add(ParamSpec::integer("rollout_micro_batch").def(0).range(0, 1 << 20).describe(
-          "sequences per generate call; 0 = the whole rollout batch"));
+          "sequences of a group per generate call (each group is sampled on its own, seeded from the seed, "
+          "the step and the group); 0 = the whole group"));
   s.add(ParamSpec::plugin("reward", "reward").def(Json{{"plugin", "reward/tfq"}}).describe(
       "reward component: reward/tfq ((1-w) accuracy + w format, w = 0.5), reward/mcq, reward/length, reward/combine"));
   // objective
@@ -63,7 +64,10 @@ ParamSchema grpo_param_schema() {
           "sequences per forward/backward (gradient accumulation)"))
       .add(ParamSpec::integer("micro_batch_size_experience").def(8).range(1, 1 << 20).describe(
           "sequences per forward for old and reference log-probs"))
-      .add(ParamSpec::integer("ppo_epochs").def(1).range(1, 1000).describe("passes over each rollout batch"));
+      .add(ParamSpec::integer("ppo_epochs").def(1).range(1, 1000).describe("passes over each rollout batch"))
+      .add(ParamSpec::boolean("balance_batch").def(true).describe(
+          "world_size > 1: share each mini-batch's sequences among the ranks by prompt + response tokens "
+          "(equal counts, Karmarkar-Karp), not in consecutive slices"));
   add_optimizer_params(s, OptimizerDefaults{1e-6, "constant", 0.0, 1e-2});
   s.add(ParamSpec::boolean("dynamic_sampling").def(false).describe(
        "DAPO: drop groups whose rewards are all equal and sample more prompts until the batch is full"))
@@ -80,6 +84,7 @@ ParamSchema grpo_param_schema() {
       .add(ParamSpec::integer("collapse_patience").def(10).range(1, 1 << 20).describe(
           "consecutive steps below collapse_mixed_share before stopping"));
   add_validation_params(s);
+  add_data_parallel_params(s);
   return s;
 }
 
@@ -115,6 +120,7 @@ GrpoConfig grpo_config(const Params& p) {
   c.micro_batch_update = p.get_int("micro_batch_size_update");
   c.micro_batch_experience = p.get_int("micro_batch_size_experience");
   c.ppo_epochs = p.get_int("ppo_epochs");
+  c.balance_batch = p.get_bool("balance_batch");
   c.optim = optimizer_config(p);
   c.freeze_vision = p.get_bool("freeze_vision");
   c.dynamic_sampling = p.get_bool("dynamic_sampling");
@@ -128,6 +134,10 @@ GrpoConfig grpo_config(const Params& p) {
   c.collapse_mixed_share = p.get_float("collapse_mixed_share");
   c.collapse_patience = p.get_int("collapse_patience");
   c.device = p.get_string("device");
+  const int64_t world = p.get_int("world_size");
+  if (world > c.rollout_batch_size)
+    throw_bad_input("world_size " + std::to_string(world) + " is more than rollout_batch_size " +
+                    std::to_string(c.rollout_batch_size) + ": every rank samples whole groups and needs at least one");
   if (c.n < 2 && (c.estimator == AdvantageEstimator::Grpo || c.estimator == AdvantageEstimator::Rloo))
     throw_bad_input("n = " + std::to_string(c.n) + ": grpo and rloo compare samples of a group and need n >= 2");
   return c;

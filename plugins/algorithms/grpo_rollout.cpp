@@ -12,77 +12,56 @@ namespace mstar::algorithms {
 
 namespace {
 
-// Sequences sampled for some prompts (n per prompt, adjacent).
-struct Sampled {
-  std::vector<int64_t> rows, groups;
-  std::vector<std::vector<int64_t>> responses;
-  std::vector<std::string> texts;
-  std::vector<RewardResult> rewards;
-  std::vector<double> scores;
-  int64_t prompt_tokens = 0, response_tokens = 0;
-
-  void append(const Sampled& other, size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      rows.push_back(other.rows[i]);
-      groups.push_back(other.groups[i]);
-      responses.push_back(other.responses[i]);
-      texts.push_back(other.texts[i]);
-      rewards.push_back(other.rewards[i]);
-      scores.push_back(other.scores[i]);
-    }
-  }
-};
-
-void sample(GrpoState& s, const std::vector<int64_t>& prompt_rows, int64_t first_group, Sampled& out) {
+// Samples n responses to each prompt, one group at a time with its own
+// generator (group_seed): a group's samples do not depend on what else is
+// sampled, nor where.
+void sample(GrpoState& s, int64_t step, const std::vector<int64_t>& prompt_rows, int64_t first_group, Sampled& out) {
   const GrpoConfig& c = s.config;
   s.timer.start("sampling");
-  for (size_t p = 0; p < prompt_rows.size(); ++p)
-    for (int64_t k = 0; k < c.n; ++k) {
-      out.rows.push_back(prompt_rows[p]);
-      out.groups.push_back(first_group + static_cast<int64_t>(p));
-    }
-  const size_t total = out.rows.size();
-  const size_t chunk = c.rollout_micro_batch > 0 ? static_cast<size_t>(c.rollout_micro_batch) : total;
+  const size_t before = out.rows.size();
   s.model.eval();
   const int64_t image_id = s.model.tokenizer().image_id();
-  for (size_t begin = 0; begin < total; begin += chunk) {
-    const size_t end = std::min(total, begin + chunk);
-    std::vector<std::vector<int64_t>> prompts;
-    std::vector<int64_t> image_ids;
-    for (size_t i = begin; i < end; ++i) {
-      const Example& ex = s.examples[static_cast<size_t>(out.rows[i])];
-      prompts.push_back(ex.prompt);
-      image_ids.push_back(ex.image);
-      out.prompt_tokens += static_cast<int64_t>(ex.prompt.size());
-    }
-    ml::Batch batch = ml::pad_batch(prompts, s.model.pad_token_id(), ml::PadSide::Left);
-    s.images.fill(batch, image_ids);  // a prompt's n samples share its image features
-    ml::SamplingOptions options;
-    options.max_new_tokens = s.max_new_tokens;
-    options.temperature = c.temperature;
-    options.top_p = c.top_p;
-    options.top_k = c.top_k;
-    options.generator = s.generator;  // a handle: the trainer's stream advances
-    options.compute_entropies = false;
-    // A sampled <image> would make the sequence unscorable (the backbone
-    // expects image placeholders only where build_prompt put them): it ends
-    // the response and is dropped from it.
-    options.stop_token_ids = s.model.stop_token_ids();
-    options.stop_token_ids.push_back(image_id);
-    ml::Generation g = s.model.generate(batch, options);
-    torch::Tensor tokens = g.tokens.cpu().contiguous(), lengths = g.lengths.cpu().contiguous();
-    auto tok = tokens.accessor<int64_t, 2>();
-    auto len = lengths.accessor<int64_t, 1>();
-    for (int64_t i = 0; i < static_cast<int64_t>(end - begin); ++i) {
-      std::vector<int64_t> ids(static_cast<size_t>(len[i]));
-      for (int64_t j = 0; j < len[i]; ++j) ids[static_cast<size_t>(j)] = tok[i][j];
-      if (!ids.empty() && ids.back() == image_id) ids.pop_back();
-      out.response_tokens += static_cast<int64_t>(ids.size());
-      out.responses.push_back(std::move(ids));
+  const auto n = static_cast<size_t>(c.n);
+  const size_t chunk = c.rollout_micro_batch > 0 ? std::min(n, static_cast<size_t>(c.rollout_micro_batch)) : n;
+  for (size_t p = 0; p < prompt_rows.size(); ++p) {
+    const int64_t group = first_group + static_cast<int64_t>(p);
+    const Example& ex = s.examples[static_cast<size_t>(prompt_rows[p])];
+    torch::Generator generator = ml::make_generator(group_seed(s.seed, step, group));
+    for (size_t begin = 0; begin < n; begin += chunk) {
+      const size_t end = std::min(n, begin + chunk);
+      const std::vector<std::vector<int64_t>> prompts(end - begin, ex.prompt);
+      ml::Batch batch = ml::pad_batch(prompts, s.model.pad_token_id(), ml::PadSide::Left);
+      s.images.fill(batch, std::vector<int64_t>(end - begin, ex.image));  // the group shares its image features
+      ml::SamplingOptions options;
+      options.max_new_tokens = s.max_new_tokens;
+      options.temperature = c.temperature;
+      options.top_p = c.top_p;
+      options.top_k = c.top_k;
+      options.generator = generator;  // a handle: the group's stream advances over its chunks
+      options.compute_entropies = false;
+      // A sampled <image> would make the sequence unscorable (the backbone
+      // expects image placeholders only where build_prompt put them): it ends
+      // the response and is dropped from it.
+      options.stop_token_ids = s.model.stop_token_ids();
+      options.stop_token_ids.push_back(image_id);
+      ml::Generation g = s.model.generate(batch, options);
+      torch::Tensor tokens = g.tokens.cpu().contiguous(), lengths = g.lengths.cpu().contiguous();
+      auto tok = tokens.accessor<int64_t, 2>();
+      auto len = lengths.accessor<int64_t, 1>();
+      for (int64_t i = 0; i < static_cast<int64_t>(end - begin); ++i) {
+        std::vector<int64_t> ids(static_cast<size_t>(len[i]));
+        for (int64_t j = 0; j < len[i]; ++j) ids[static_cast<size_t>(j)] = tok[i][j];
+        if (!ids.empty() && ids.back() == image_id) ids.pop_back();
+        out.rows.push_back(prompt_rows[p]);
+        out.groups.push_back(group);
+        out.prompt_tokens += static_cast<int64_t>(ex.prompt.size());
+        out.response_tokens += static_cast<int64_t>(ids.size());
+        out.responses.push_back(std::move(ids));
+      }
     }
   }
   s.timer.start("reward");
-  for (size_t i = 0; i < total; ++i) {
+  for (size_t i = before; i < out.rows.size(); ++i) {
     const Example& ex = s.examples[static_cast<size_t>(out.rows[i])];
     out.texts.push_back(s.model.decode_response(out.responses[i]));
     Json sample = ex.row.raw;
@@ -93,6 +72,33 @@ void sample(GrpoState& s, const std::vector<int64_t>& prompt_rows, int64_t first
   s.timer.stop();
 }
 
+// One round of sampling over the ranks: each samples its share of the
+// prompts' groups; every rank gets the whole batch (`all`) and keeps its
+// own sequences (`mine`: their texts and reward components) for the metrics.
+void sample_round(GrpoState& s, int64_t step, const std::vector<int64_t>& prompt_rows, int64_t first_group,
+                  Sampled& all, Sampled& mine) {
+  const auto n = static_cast<size_t>(s.config.n);
+  std::vector<int64_t> slots(prompt_rows.size());
+  for (size_t p = 0; p < slots.size(); ++p) slots[p] = static_cast<int64_t>(p);
+  const std::vector<int64_t> share = s.ranks.shard(slots);
+  std::vector<int64_t> my_rows;
+  for (int64_t p : share) my_rows.push_back(prompt_rows[static_cast<size_t>(p)]);
+  const int64_t my_first = share.empty() ? 0 : share.front();
+  sample(s, step, my_rows, first_group + my_first, mine);
+  if (s.ranks.size() == 1) {
+    all = mine;
+    return;
+  }
+  s.timer.start("gather");
+  for (size_t p = 0; p < prompt_rows.size(); ++p)
+    for (size_t k = 0; k < n; ++k) {
+      all.rows.push_back(prompt_rows[p]);
+      all.groups.push_back(first_group + static_cast<int64_t>(p));
+    }
+  gather_sampled(s, mine, static_cast<size_t>(my_first) * n, all);
+  s.timer.stop();
+}
+
 // Whether the rewards of the group starting at `begin` differ.
 bool mixed_group(const Sampled& x, size_t begin, size_t n) {
   for (size_t i = begin + 1; i < begin + n; ++i)
@@ -100,27 +106,45 @@ bool mixed_group(const Sampled& x, size_t begin, size_t n) {
   return false;
 }
 
-std::map<std::string, double> sampled_metrics(const GrpoState& s, const Sampled& x, double mixed_share) {
+// The first round's reward, length and answer statistics, summed over the
+// sequences each rank sampled (`mine`) and then over ranks.
+std::map<std::string, double> sampled_metrics(GrpoState& s, const Sampled& mine, double mixed_share) {
   std::map<std::string, double> m;
-  const auto count = static_cast<double>(x.scores.size());
-  double sum = 0, sq = 0, len_sum = 0, len_max = 0, clipped = 0, said_t = 0, said_tf = 0;
+  double len_max = 0;
   std::map<std::string, double> parts;
-  for (size_t i = 0; i < x.scores.size(); ++i) {
-    sum += x.scores[i];
-    sq += x.scores[i] * x.scores[i];
-    const auto len = static_cast<double>(x.responses[i].size());
-    len_sum += len;
-    len_max = std::max(len_max, len);
-    clipped += static_cast<int64_t>(len) >= s.max_new_tokens ? 1 : 0;
-    for (const auto& [k, v] : x.rewards[i].components) parts[k] += v;
-    const std::string said = data::tfq_reward_answer(x.texts[i]);
+  std::vector<double> sums(7, 0.0);  // count, sum, squares, lengths, clipped, said T, said T or F
+  for (size_t i = 0; i < mine.scores.size(); ++i) {
+    const auto len = static_cast<double>(mine.responses[i].size());
+    const std::string said = data::tfq_reward_answer(mine.texts[i]);
     const bool t = data::answers_equal(said, "T"), f = data::answers_equal(said, "F");
-    said_t += t ? 1 : 0;
-    said_tf += (t || f) ? 1 : 0;
+    sums[0] += 1;
+    sums[1] += mine.scores[i];
+    sums[2] += mine.scores[i] * mine.scores[i];
+    sums[3] += len;
+    sums[4] += static_cast<int64_t>(len) >= s.max_new_tokens ? 1 : 0;
+    sums[5] += t ? 1 : 0;
+    sums[6] += (t || f) ? 1 : 0;
+    len_max = std::max(len_max, len);
+    for (const auto& [k, v] : mine.rewards[i].components) parts[k] += v;
   }
-  const double mean = sum / count;
+  // Every rank scores with the same reward, so the parts' names (and their
+  // order in the map) agree; the count check turns a reward whose parts vary
+  // from sample to sample into an error instead of a misaligned sum.
+  for (const auto& [k, v] : parts) sums.push_back(v);
+  if (s.ranks.size() > 1) {
+    const double names = s.ranks.group().max(static_cast<double>(parts.size()));
+    if (static_cast<double>(parts.size()) != names)
+      throw Error(ErrorCategory::Internal, "rank " + std::to_string(s.ranks.rank()) + "'s rewards have " +
+                                               std::to_string(parts.size()) + " components, another rank's " +
+                                               std::to_string(static_cast<int64_t>(names)));
+    sums = s.ranks.sum(sums);
+    len_max = s.ranks.group().max(len_max);
+    size_t j = 7;
+    for (auto& [k, v] : parts) v = sums[j++];
+  }
+  const double count = std::max(1.0, sums[0]), mean = sums[1] / count;
   m[metric::kRewardMean] = mean;
-  m[metric::kRewardStd] = count > 1 ? std::sqrt(std::max(0.0, (sq - count * mean * mean) / (count - 1))) : 0.0;
+  m[metric::kRewardStd] = sums[0] > 1 ? std::sqrt(std::max(0.0, (sums[2] - count * mean * mean) / (count - 1))) : 0.0;
   for (const auto& [k, v] : parts) m[metric::reward_part(k)] = v / count;
   // accuracy / format_rate: the reward's own parts, or a combined reward's first such part.
   for (const auto& [k, v] : parts) {
@@ -128,10 +152,10 @@ std::map<std::string, double> sampled_metrics(const GrpoState& s, const Sampled&
     if (acc && !m.count(metric::kAccuracy)) m[metric::kAccuracy] = v / count;
     if (fmt && !m.count(metric::kFormatRate)) m[metric::kFormatRate] = v / count;
   }
-  m[metric::kLengthMean] = len_sum / count;
+  m[metric::kLengthMean] = sums[3] / count;
   m[metric::kLengthMax] = len_max;
-  m[metric::kLengthClipped] = clipped / count;
-  m[metric::kPTrue] = said_tf > 0 ? said_t / said_tf : 0.5;
+  m[metric::kLengthClipped] = sums[4] / count;
+  m[metric::kPTrue] = sums[6] > 0 ? sums[5] / sums[6] : 0.5;
   m[metric::kMixedGroups] = mixed_share;
   return m;
 }
@@ -153,23 +177,24 @@ torch::Tensor answer_slot_mask(const std::vector<std::vector<int64_t>>& response
   return out;
 }
 
-// Log-probs of the rollout's responses under `model` ([N,R]), and the
-// log-distributions ([N,R,V]) when asked.
-void score_rollout(GrpoState& s, ml::Backbone& model, const Rollout& r, torch::Tensor& logprobs,
-                   torch::Tensor* log_dist) {
+// Log-probs under `model` ([N,R]) of the rollout's `rows` (the others stay
+// 0), and the log-distributions ([N,R,V]) when asked.
+void score_rollout(GrpoState& s, ml::Backbone& model, const Rollout& r, const std::vector<int64_t>& rows,
+                   torch::Tensor& logprobs, torch::Tensor* log_dist) {
   torch::NoGradGuard no_grad;
   model.eval();
-  const int64_t n = r.size(), width = r.width();
+  const int64_t n = r.size(), width = r.width(), count = static_cast<int64_t>(rows.size());
   logprobs = torch::zeros({n, width}, torch::kFloat32);
   const auto chunk = std::max<int64_t>(1, s.config.micro_batch_experience);
-  for (int64_t begin = 0; begin < n; begin += chunk) {
-    const int64_t end = std::min(n, begin + chunk);
+  for (int64_t begin = 0; begin < count; begin += chunk) {
+    const int64_t end = std::min(count, begin + chunk);
     std::vector<const std::vector<int64_t>*> prompts, responses;
     std::vector<int64_t> image_ids;
-    for (int64_t i = begin; i < end; ++i) {
-      const Example& ex = s.examples[static_cast<size_t>(r.rows[static_cast<size_t>(i)])];
+    for (int64_t j = begin; j < end; ++j) {
+      const auto i = static_cast<size_t>(rows[static_cast<size_t>(j)]);
+      const Example& ex = s.examples[static_cast<size_t>(r.rows[i])];
       prompts.push_back(&ex.prompt);
-      responses.push_back(&r.responses[static_cast<size_t>(i)]);
+      responses.push_back(&r.responses[i]);
       image_ids.push_back(ex.image);
     }
     ml::SequenceBatch seq = pack_rows(prompts, responses, image_ids, s.images, model.pad_token_id());
@@ -179,27 +204,33 @@ void score_rollout(GrpoState& s, ml::Backbone& model, const Rollout& r, torch::T
     options.temperature = s.config.temperature;
     options.log_distribution = log_dist != nullptr;
     ml::TokenScores sc = model.score(seq.batch, options);
-    logprobs.narrow(0, begin, end - begin).narrow(1, 0, w).copy_(sc.logprobs.narrow(1, seq.prompt_width, w).cpu());
-    if (!log_dist) continue;
-    torch::Tensor d = sc.log_distribution.narrow(1, seq.prompt_width, w).cpu();
-    if (!log_dist->defined()) *log_dist = torch::zeros({n, width, d.size(2)}, torch::kFloat32);
-    log_dist->narrow(0, begin, end - begin).narrow(1, 0, w).copy_(d);
+    torch::Tensor lp = sc.logprobs.narrow(1, seq.prompt_width, w).cpu();
+    torch::Tensor d = log_dist ? sc.log_distribution.narrow(1, seq.prompt_width, w).cpu() : torch::Tensor();
+    if (log_dist && !log_dist->defined()) *log_dist = torch::zeros({n, width, d.size(2)}, torch::kFloat32);
+    for (int64_t j = begin; j < end; ++j) {
+      const int64_t i = rows[static_cast<size_t>(j)];
+      logprobs[i].narrow(0, 0, w).copy_(lp[j - begin]);
+      if (log_dist) (*log_dist)[i].narrow(0, 0, w).copy_(d[j - begin]);
+    }
   }
 }
 
 }  // namespace
 
-Rollout collect_rollout(GrpoState& s) {
+Rollout collect_rollout(GrpoState& s, int64_t step) {
   const GrpoConfig& c = s.config;
   const auto n = static_cast<size_t>(c.n);
-  Sampled kept, first;
+  Sampled kept, first, first_mine;
   int64_t groups_kept = 0, next_group = 0;
   for (int64_t attempt = 0; attempt < (c.dynamic_sampling ? c.dynamic_max_tries : 1); ++attempt) {
-    Sampled batch;
+    Sampled batch, mine;
     const std::vector<int64_t> prompt_rows = s.sampler.next(c.rollout_batch_size);
-    sample(s, prompt_rows, next_group, batch);
+    sample_round(s, step, prompt_rows, next_group, batch, mine);
     next_group += static_cast<int64_t>(prompt_rows.size());
-    if (attempt == 0) first = batch;
+    if (attempt == 0) {
+      first = batch;
+      first_mine = std::move(mine);
+    }
     kept.prompt_tokens += batch.prompt_tokens;
     kept.response_tokens += batch.response_tokens;
     for (size_t g = 0; g < prompt_rows.size() && groups_kept < c.rollout_batch_size; ++g) {
@@ -214,7 +245,7 @@ Rollout collect_rollout(GrpoState& s) {
 
   Rollout r;
   r.mixed_share = static_cast<double>(mixed) / static_cast<double>(first.scores.size() / n);
-  r.metrics = sampled_metrics(s, first, r.mixed_share);
+  r.metrics = sampled_metrics(s, first_mine, r.mixed_share);
   if (c.dynamic_sampling) r.metrics[metric::kKeptGroups] = static_cast<double>(groups_kept);
   r.prompt_tokens = kept.prompt_tokens;
   r.response_tokens = kept.response_tokens;
@@ -233,19 +264,41 @@ Rollout collect_rollout(GrpoState& s) {
   r.scores = torch::tensor(kept.scores, torch::kFloat64);
   r.pg_mask = c.answer_slot ? answer_slot_mask(r.responses, r.mask, s.model.tokenizer().find(ml::tokens::kAnswer))
                             : r.mask;
+  r.minibatches = plan_minibatches(s, r);
+  std::vector<int64_t> mine;  // this rank's rows of every mini-batch
+  for (const MiniBatch& mb : r.minibatches) mine.insert(mine.end(), mb.rows.begin(), mb.rows.end());
+  if (s.ranks.size() > 1) {
+    // The widest gap between two ranks' prompt + response tokens in a mini-batch.
+    double spread = 0;
+    for (const MiniBatch& mb : r.minibatches) {
+      double tokens = 0;
+      for (int64_t i : mb.rows)
+        tokens += static_cast<double>(s.examples[static_cast<size_t>(r.rows[static_cast<size_t>(i)])].prompt.size() +
+                                      r.responses[static_cast<size_t>(i)].size());
+      spread = std::max(spread, s.ranks.group().max(tokens) + s.ranks.group().max(-tokens));
+    }
+    r.metrics[metric::kRankTokenSpread] = spread;
+  }
 
   // The full KL needs both distributions; the policy's is kept only to
   // report the KL of the rollout policy (exactly 0 against a fresh reference).
+  // Rows of other ranks have zero log-probs on both sides: their KL is 0.
   const bool dist = s.reference && needs_distributions(c.kl_penalty);
   torch::Tensor old_log_dist, rollout_kl;
   s.timer.start("old_logprobs");
-  score_rollout(s, s.model, r, r.old_logprobs, dist ? &old_log_dist : nullptr);
+  score_rollout(s, s.model, r, mine, r.old_logprobs, dist ? &old_log_dist : nullptr);
   if (s.reference) {
     s.timer.start("ref_logprobs");
-    score_rollout(s, *s.reference, r, r.ref_logprobs, dist ? &r.ref_log_dist : nullptr);
-    rollout_kl = (dist ? kl_full(old_log_dist, r.ref_log_dist, c.kl_penalty)
-                       : kl_estimate(r.old_logprobs, r.ref_logprobs, c.kl_penalty)) * r.mask;
-    r.metrics[metric::kKl] = masked_mean(rollout_kl, r.mask);
+    score_rollout(s, *s.reference, r, mine, r.ref_logprobs, dist ? &r.ref_log_dist : nullptr);
+    rollout_kl = !dist ? kl_estimate(r.old_logprobs, r.ref_logprobs, c.kl_penalty) * r.mask
+                 : old_log_dist.defined() ? kl_full(old_log_dist, r.ref_log_dist, c.kl_penalty) * r.mask
+                                          : torch::zeros_like(r.mask);  // this rank scored no tokens
+    // KL in the reward enters every group's advantages: every rank needs every row's.
+    if (s.ranks.size() > 1 && c.kl_in_reward) s.ranks.group().sum_tensors({rollout_kl});
+    const double tokens = r.mask.to(torch::kFloat64).sum().item<double>();
+    const double kl = rollout_kl.to(torch::kFloat64).sum().item<double>();
+    r.metrics[metric::kKl] =
+        tokens > 0 ? (s.ranks.size() > 1 && !c.kl_in_reward ? s.ranks.group().sum(kl) : kl) / tokens : 0.0;
   }
   s.timer.start("advantage");
   torch::Tensor token_rewards = outcome_token_rewards(r.scores, r.mask);
@@ -257,6 +310,7 @@ Rollout collect_rollout(GrpoState& s) {
   // Outcome estimators take each sequence's total reward (the scores
   // themselves, so that an empty response keeps its reward), normalised per
   // group and put on every response token; REINFORCE++ takes the token rewards.
+  // Every rank holds the whole batch and computes the same advantages.
   r.advantages = c.estimator == AdvantageEstimator::ReinforcePlusPlus
                      ? token_advantages(token_rewards, r.mask, r.groups, c.estimator, c.gamma)
                      : group_advantages(totals, r.groups, c.estimator).unsqueeze(1) * r.mask;

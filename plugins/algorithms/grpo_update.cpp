@@ -2,7 +2,10 @@
 // sequences) in rollout order, micro-batches with gradient accumulation,
 // ppo_epochs passes; the loss is the clipped policy loss, plus kl_coef x KL
 // to the reference (kl_mode: loss), minus entropy_coef x entropy, plus the
-// hybrid's sft_coef x cross-entropy on expert rows.
+// hybrid's sft_coef x cross-entropy on expert rows. With world_size > 1 each
+// rank takes its rows of every mini-batch (Rollout::minibatches) over the
+// whole mini-batch's denominators, and the gradients are summed before the
+// update: the update of one rank on the whole mini-batch.
 #include <algorithm>
 
 #include "grpo.h"
@@ -22,8 +25,8 @@ struct Totals {
   int64_t updates = 0, skipped = 0;
 };
 
-torch::Tensor rows_of(const torch::Tensor& t, int64_t begin, int64_t end, int64_t width) {
-  return t.narrow(0, begin, end - begin).narrow(1, 0, width);
+torch::Tensor rows_of(const torch::Tensor& t, const torch::Tensor& rows, int64_t width) {
+  return t.index_select(0, rows).narrow(1, 0, width);
 }
 
 }  // namespace
@@ -34,24 +37,24 @@ std::map<std::string, double> update_policy(GrpoState& s, const Rollout& r, Opti
   Totals t;
   s.timer.start("update");
   s.model.train();
-  const int64_t n = r.size();
-  const int64_t mini = std::max<int64_t>(1, c.global_batch_size * c.n);
   const int64_t micro = std::max<int64_t>(1, c.micro_batch_update);
   const auto horizon = static_cast<double>(s.max_new_tokens);
   const bool kl_in_loss = s.reference && !c.kl_in_reward;
   const bool full_kl = kl_in_loss && needs_distributions(c.kl_penalty);
   for (int64_t epoch = 0; epoch < c.ppo_epochs; ++epoch) {
-    for (int64_t mb_begin = 0; mb_begin < n; mb_begin += mini) {
-      const int64_t mb_end = std::min(n, mb_begin + mini);
+    for (const MiniBatch& mb : r.minibatches) {
+      const int64_t mb_begin = mb.begin, mb_end = mb.end, count = static_cast<int64_t>(mb.rows.size());
       const AggregationNorm pg_norm = aggregation_norm(r.pg_mask.narrow(0, mb_begin, mb_end - mb_begin), horizon);
       const AggregationNorm tok_norm = aggregation_norm(r.mask.narrow(0, mb_begin, mb_end - mb_begin), horizon);
       double pg_loss = 0, kl_loss = 0, loss_sum = 0;
       optimizer.zero_grad();
-      for (int64_t begin = mb_begin; begin < mb_end; begin += micro) {
-        const int64_t end = std::min(mb_end, begin + micro);
+      for (int64_t begin = 0; begin < count; begin += micro) {
+        const int64_t end = std::min(count, begin + micro);
+        const std::vector<int64_t> ids(mb.rows.begin() + begin, mb.rows.begin() + end);
+        const torch::Tensor rows = torch::tensor(ids, torch::kInt64);
         std::vector<const std::vector<int64_t>*> prompts, responses;
         std::vector<int64_t> image_ids;
-        for (int64_t i = begin; i < end; ++i) {
+        for (const int64_t i : ids) {
           const Example& ex = s.examples[static_cast<size_t>(r.rows[static_cast<size_t>(i)])];
           prompts.push_back(&ex.prompt);
           responses.push_back(&r.responses[static_cast<size_t>(i)]);
@@ -66,7 +69,7 @@ std::map<std::string, double> update_policy(GrpoState& s, const Rollout& r, Opti
         options.log_distribution = full_kl;
         ml::TokenScores sc = s.model.score(seq.batch, options);
         const torch::Device dev = sc.logprobs.device();
-        auto take = [&](const torch::Tensor& x) { return rows_of(x, begin, end, w).to(dev); };
+        auto take = [&](const torch::Tensor& x) { return rows_of(x, rows, w).to(dev); };
         torch::Tensor logprobs = sc.logprobs.narrow(1, pw, w);
         torch::Tensor entropies = sc.entropies.narrow(1, pw, w);
         torch::Tensor mask = take(r.mask), pg_mask = take(r.pg_mask);
@@ -96,11 +99,16 @@ std::map<std::string, double> update_policy(GrpoState& s, const Rollout& r, Opti
         }
       }
       if (c.sft_coef > 0 && sft.examples) {
+        // Every rank draws the same expert rows and trains on its slice, over the whole batch's tokens.
         const std::vector<int64_t> rows = sft.sampler->next(c.sft_batch_size);
-        const SftLossStats st = sft_backward(s.model, *sft.examples, rows, *sft.images, micro, c.sft_coef);
+        double tokens = 0;
+        for (int64_t row : rows) tokens += static_cast<double>((*sft.examples)[static_cast<size_t>(row)].response.size());
+        const SftLossStats st =
+            sft_backward(s.model, *sft.examples, s.ranks.shard(rows), *sft.images, micro, c.sft_coef, tokens);
         t.sft_loss += st.loss;
         loss_sum += c.sft_coef * st.loss;
       }
+      s.ranks.sum_gradients(s.model);
       const Optimizer::StepResult step = optimizer.step();
       t.grad_norm += step.grad_norm;
       t.lr = step.lr;
@@ -112,6 +120,12 @@ std::map<std::string, double> update_policy(GrpoState& s, const Rollout& r, Opti
     }
   }
   s.timer.stop();
+  if (s.ranks.size() > 1) {
+    const std::vector<double> sum = s.ranks.sum(
+        {t.pg_tokens, t.tokens, t.clip_higher, t.clip_lower, t.ppo_kl, t.entropy, t.pg_loss, t.kl_loss, t.loss, t.sft_loss});
+    t.pg_tokens = sum[0], t.tokens = sum[1], t.clip_higher = sum[2], t.clip_lower = sum[3], t.ppo_kl = sum[4];
+    t.entropy = sum[5], t.pg_loss = sum[6], t.kl_loss = sum[7], t.loss = sum[8], t.sft_loss = sum[9];
+  }
 
   std::map<std::string, double> m;
   if (t.updates == 0) return m;

@@ -49,6 +49,8 @@ inline constexpr const char* kTokensPerSecond = "tokens_per_s";
 inline constexpr const char* kPTrue = "p_true";            // share of sampled answers that are T
 inline constexpr const char* kMixedGroups = "mixed_groups";  // share of groups whose rewards differ
 inline constexpr const char* kKeptGroups = "dynamic_sampling/kept_groups";
+// world_size > 1: the widest gap between two ranks' prompt + response tokens in one mini-batch.
+inline constexpr const char* kRankTokenSpread = "balance/token_spread";
 inline constexpr const char* kEpoch = "epoch";
 inline std::string time(const std::string& phase) { return "time/" + phase; }  // seconds
 inline std::string val(const std::string& key) { return "val/" + key; }
