@@ -104,6 +104,44 @@ TEST_P(BackboneFamily, BatchedResultsEqualOneByOne) {
   }
 }
 
+// A row's draws come from its own stream: the rows of stream A pick the
+// same tokens whether stream B's rows sample beside them or not, and rows
+// that share a stream draw from it in row order.
+TEST(Sampling, RowGeneratorsKeepEachStreamIndependentOfTheBatch) {
+  torch::manual_seed(5);
+  torch::Tensor logits = torch::randn({1, 50}).expand({6, 50}).contiguous();
+  SamplingOptions opts{.temperature = 1.0};
+  torch::Generator unused = make_generator(0);
+  torch::Tensor lp;
+  opts.row_generators = {make_generator(1), make_generator(1), make_generator(2), make_generator(2), make_generator(2),
+                         make_generator(3)};
+  opts.row_generators[1] = opts.row_generators[0];  // rows 0-1: stream 1; rows 2-4: stream 2; row 5: stream 3
+  opts.row_generators[3] = opts.row_generators[4] = opts.row_generators[2];
+  torch::Tensor mixed = sample_next(logits, opts, unused, lp, nullptr);
+
+  SamplingOptions alone{.temperature = 1.0};
+  torch::Generator two = make_generator(2);
+  alone.row_generators = {two, two, two};
+  torch::Tensor only_b = sample_next(logits.narrow(0, 0, 3), alone, unused, lp, nullptr);
+  EXPECT_TRUE(torch::equal(mixed.narrow(0, 2, 3), only_b));
+  torch::Generator one = make_generator(1);
+  alone.row_generators = {one, one};
+  EXPECT_TRUE(torch::equal(mixed.narrow(0, 0, 2), sample_next(logits.narrow(0, 0, 2), alone, unused, lp, nullptr)));
+}
+
+TEST_P(BackboneFamily, RowGeneratorsMustMatchTheBatch) {
+  auto model = testing::make_tiny(GetParam());
+  Batch prompts = testing::random_prompts(*model, 3, 5);
+  SamplingOptions opts{.max_new_tokens = 2, .temperature = 1.0};
+  opts.row_generators = {make_generator(1), make_generator(2)};
+  try {
+    model->generate(prompts, opts);
+    FAIL() << "2 row generators for 3 prompts were accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("2 row generators for 3 prompts"), std::string::npos) << e.what();
+  }
+}
+
 TEST_P(BackboneFamily, SamplingIsSeededAndFiltersWork) {
   auto model = testing::make_tiny(GetParam());
   Batch prompts = testing::random_prompts(*model, 4, 8);

@@ -43,7 +43,7 @@ struct GrpoConfig {
   double top_p = 0.99;
   int64_t top_k = 0;
   int64_t max_response_length = 2048;
-  int64_t rollout_micro_batch = 0;  // sequences of a group per generate call; 0 = the group
+  int64_t rollout_micro_batch = 0;  // sequences per generate call; 0 = all of a rank's
   // objective
   AdvantageEstimator estimator = AdvantageEstimator::Grpo;
   double gamma = 1.0;

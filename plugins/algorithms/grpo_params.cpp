@@ -32,8 +32,8 @@ ParamSchema grpo_param_schema() {
       .add(ParamSpec::integer("max_response_length").def(2048).range(1, 1 << 20).describe(
           "new tokens per response (capped by the model's max positions)"))
       .add(ParamSpec::integer("rollout_micro_batch").def(0).range(0, 1 << 20).describe(
-          "sequences of a group per generate call (each group is sampled on its own, seeded from the seed, "
-          "the step and the group); 0 = the whole group"));
+          "sequences per generate call: whole groups while they fit, else pieces of one group (each group "
+          "draws from its own stream, seeded from the seed, the step and the group); 0 = all of a rank's"));
   s.add(ParamSpec::plugin("reward", "reward").def(Json{{"plugin", "reward/tfq"}}).describe(
       "reward component: reward/tfq ((1-w) accuracy + w format, w = 0.5), reward/mcq, reward/length, reward/combine"));
   // objective

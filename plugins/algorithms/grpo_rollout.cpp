@@ -1,6 +1,7 @@
 // GRPO's experience: sampling, rewards, old and reference log-probs, advantages.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 
 #include "grpo.h"
@@ -12,9 +13,12 @@ namespace mstar::algorithms {
 
 namespace {
 
-// Samples n responses to each prompt, one group at a time with its own
-// generator (group_seed): a group's samples do not depend on what else is
-// sampled, nor where.
+// Samples n responses to each prompt. Each group draws from a generator of
+// its own (group_seed), so its samples do not depend on what else is
+// sampled, nor where; many groups still share one batched forward
+// (SamplingOptions::row_generators). A call holds at most
+// `rollout_micro_batch` sequences: whole groups when they fit, else one
+// piece of a group, cut at the same places whatever the rank count.
 void sample(GrpoState& s, int64_t step, const std::vector<int64_t>& prompt_rows, int64_t first_group, Sampled& out) {
   const GrpoConfig& c = s.config;
   s.timer.start("sampling");
@@ -22,44 +26,64 @@ void sample(GrpoState& s, int64_t step, const std::vector<int64_t>& prompt_rows,
   s.model.eval();
   const int64_t image_id = s.model.tokenizer().image_id();
   const auto n = static_cast<size_t>(c.n);
-  const size_t chunk = c.rollout_micro_batch > 0 ? std::min(n, static_cast<size_t>(c.rollout_micro_batch)) : n;
+  const size_t call_max =
+      c.rollout_micro_batch > 0 ? static_cast<size_t>(c.rollout_micro_batch) : std::numeric_limits<size_t>::max();
+  const size_t piece = std::min(n, call_max);
+
+  std::vector<size_t> row_prompt;  // the rows of the next call, by prompt index
+  std::vector<torch::Generator> row_generator;
+  const auto flush = [&] {
+    if (row_prompt.empty()) return;
+    std::vector<std::vector<int64_t>> prompts;
+    std::vector<int64_t> images;
+    for (size_t p : row_prompt) {
+      const Example& ex = s.examples[static_cast<size_t>(prompt_rows[p])];
+      prompts.push_back(ex.prompt);
+      images.push_back(ex.image);
+    }
+    ml::Batch batch = ml::pad_batch(prompts, s.model.pad_token_id(), ml::PadSide::Left);
+    s.images.fill(batch, images);  // a group's rows share their image's features
+    ml::SamplingOptions options;
+    options.max_new_tokens = s.max_new_tokens;
+    options.temperature = c.temperature;
+    options.top_p = c.top_p;
+    options.top_k = c.top_k;
+    options.row_generators = row_generator;  // handles: each group's stream advances over its calls
+    options.compute_entropies = false;
+    // A sampled <image> would make the sequence unscorable (the backbone
+    // expects image placeholders only where build_prompt put them): it ends
+    // the response and is dropped from it.
+    options.stop_token_ids = s.model.stop_token_ids();
+    options.stop_token_ids.push_back(image_id);
+    ml::Generation g = s.model.generate(batch, options);
+    torch::Tensor tokens = g.tokens.cpu().contiguous(), lengths = g.lengths.cpu().contiguous();
+    auto tok = tokens.accessor<int64_t, 2>();
+    auto len = lengths.accessor<int64_t, 1>();
+    for (size_t r = 0; r < row_prompt.size(); ++r) {
+      const auto i = static_cast<int64_t>(r);
+      const size_t p = row_prompt[r];
+      std::vector<int64_t> ids(static_cast<size_t>(len[i]));
+      for (int64_t j = 0; j < len[i]; ++j) ids[static_cast<size_t>(j)] = tok[i][j];
+      if (!ids.empty() && ids.back() == image_id) ids.pop_back();
+      out.rows.push_back(prompt_rows[p]);
+      out.groups.push_back(first_group + static_cast<int64_t>(p));
+      out.prompt_tokens += static_cast<int64_t>(prompts[r].size());
+      out.response_tokens += static_cast<int64_t>(ids.size());
+      out.responses.push_back(std::move(ids));
+    }
+    row_prompt.clear();
+    row_generator.clear();
+  };
   for (size_t p = 0; p < prompt_rows.size(); ++p) {
-    const int64_t group = first_group + static_cast<int64_t>(p);
-    const Example& ex = s.examples[static_cast<size_t>(prompt_rows[p])];
-    torch::Generator generator = ml::make_generator(group_seed(s.seed, step, group));
-    for (size_t begin = 0; begin < n; begin += chunk) {
-      const size_t end = std::min(n, begin + chunk);
-      const std::vector<std::vector<int64_t>> prompts(end - begin, ex.prompt);
-      ml::Batch batch = ml::pad_batch(prompts, s.model.pad_token_id(), ml::PadSide::Left);
-      s.images.fill(batch, std::vector<int64_t>(end - begin, ex.image));  // the group shares its image features
-      ml::SamplingOptions options;
-      options.max_new_tokens = s.max_new_tokens;
-      options.temperature = c.temperature;
-      options.top_p = c.top_p;
-      options.top_k = c.top_k;
-      options.generator = generator;  // a handle: the group's stream advances over its chunks
-      options.compute_entropies = false;
-      // A sampled <image> would make the sequence unscorable (the backbone
-      // expects image placeholders only where build_prompt put them): it ends
-      // the response and is dropped from it.
-      options.stop_token_ids = s.model.stop_token_ids();
-      options.stop_token_ids.push_back(image_id);
-      ml::Generation g = s.model.generate(batch, options);
-      torch::Tensor tokens = g.tokens.cpu().contiguous(), lengths = g.lengths.cpu().contiguous();
-      auto tok = tokens.accessor<int64_t, 2>();
-      auto len = lengths.accessor<int64_t, 1>();
-      for (int64_t i = 0; i < static_cast<int64_t>(end - begin); ++i) {
-        std::vector<int64_t> ids(static_cast<size_t>(len[i]));
-        for (int64_t j = 0; j < len[i]; ++j) ids[static_cast<size_t>(j)] = tok[i][j];
-        if (!ids.empty() && ids.back() == image_id) ids.pop_back();
-        out.rows.push_back(prompt_rows[p]);
-        out.groups.push_back(group);
-        out.prompt_tokens += static_cast<int64_t>(ex.prompt.size());
-        out.response_tokens += static_cast<int64_t>(ids.size());
-        out.responses.push_back(std::move(ids));
-      }
+    const torch::Generator generator = ml::make_generator(group_seed(s.seed, step, first_group + static_cast<int64_t>(p)));
+    for (size_t begin = 0; begin < n; begin += piece) {
+      const size_t rows = std::min(n, begin + piece) - begin;
+      if (row_prompt.size() + rows > call_max) flush();
+      row_prompt.insert(row_prompt.end(), rows, p);
+      row_generator.insert(row_generator.end(), rows, generator);
     }
   }
+  flush();
   s.timer.start("reward");
   for (size_t i = before; i < out.rows.size(); ++i) {
     const Example& ex = s.examples[static_cast<size_t>(out.rows[i])];

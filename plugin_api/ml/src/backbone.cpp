@@ -182,6 +182,9 @@ Generation Backbone::generate(const Batch& prompts, const SamplingOptions& optio
   if (prompts.attention_mask.defined() &&
       !prompts.attention_mask.select(1, prompts.width() - 1).to(torch::kBool).all().item<bool>())
     throw_bad_input("generate: prompts must be left-padded (pad_batch(..., PadSide::Left))");
+  if (!options.row_generators.empty() && static_cast<int64_t>(options.row_generators.size()) != prompts.size())
+    throw_bad_input("generate: " + std::to_string(options.row_generators.size()) + " row generators for " +
+                    std::to_string(prompts.size()) + " prompts");
   torch::Generator generator = options.generator ? *options.generator : make_generator(options.seed);
   const std::vector<int64_t> stop_ids = options.stop_token_ids.empty() ? stop_token_ids() : options.stop_token_ids;
   const int64_t b = prompts.size();

@@ -65,7 +65,14 @@ torch::Tensor sample_next(const torch::Tensor& logits, const SamplingOptions& op
     // probability p_i (the same as multinomial, one kernel fewer).
     torch::Tensor probs = filtered.softmax(-1);
     torch::Tensor noise = torch::empty(probs.sizes(), torch::TensorOptions().dtype(torch::kFloat32));
-    noise.exponential_(1.0, generator);
+    if (options.row_generators.empty()) {
+      noise.exponential_(1.0, generator);
+    } else {
+      for (int64_t i = 0; i < noise.size(0); ++i) {
+        torch::Generator row = options.row_generators[static_cast<size_t>(i)];
+        noise[i].exponential_(1.0, row);
+      }
+    }
     noise.clamp_min_(std::numeric_limits<float>::min());  // 0 would turn a filtered 0/0 into NaN
     if (noise.device() != probs.device()) noise = noise.to(probs.device());
     chosen = (probs / noise).argmax(-1);

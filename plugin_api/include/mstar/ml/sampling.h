@@ -32,6 +32,12 @@ struct SamplingOptions {
   // can checkpoint its state).
   uint64_t seed = 0;
   std::optional<torch::Generator> generator = std::nullopt;
+  // Streams per row: when not empty (one handle per batch row), row i draws
+  // from row_generators[i] and `generator` is not used. Rows may share a
+  // handle, drawing in row order. A GRPO group keeps one stream that way
+  // while many groups share one batched forward: its draws do not depend on
+  // which groups sample beside it, nor on the rank that samples it.
+  std::vector<torch::Generator> row_generators = {};
   bool compute_entropies = true;
 };
 
@@ -58,8 +64,8 @@ torch::Tensor filter_logits(const torch::Tensor& logits, int64_t top_k, double t
 
 // One sampling step on next-token logits [B, V]: returns the chosen tokens
 // [B] and fills `logprobs` / `entropies` ([B], float32; entropies only when
-// requested). Draws from `generator` (a CPU generator; noise is moved to the
-// logits' device).
+// requested). Draws from options.row_generators when set, else from
+// `generator` (CPU generators; noise is moved to the logits' device).
 torch::Tensor sample_next(const torch::Tensor& logits, const SamplingOptions& options, torch::Generator& generator,
                           torch::Tensor& logprobs, torch::Tensor* entropies);
 
