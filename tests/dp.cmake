@@ -7,4 +7,5 @@ endif()
 
 if(MSTAR_WITH_TORCH AND TARGET mstar_ml)
   mstar_test(distributed_test SOURCES distributed_test.cpp LIBRARIES mstar::ml Boost::headers)
+  mstar_test(distributed_gpu_test SOURCES distributed_gpu_test.cpp LIBRARIES mstar::ml Boost::headers LABELS gpu)
 endif()
