@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel SFT step time on this machine: algorithm/sft on a small
 # tiny_vlm, the same global batch as 1 rank (1 and 2 threads) and as 2 ranks
-# (1 thread each). Prints the median time/step of each (steps after the first).
+# (1 thread each), the ranks' gradients summed by Gloo and by the TCPStore
+# (`backend`). Prints the median time/step of each (steps after the first).
 # HIDDEN, LAYERS, BATCH, STEPS size the model and the run.
 set -euo pipefail
 BUILD=${BUILD:-build}
@@ -13,7 +14,7 @@ MSTAR=$(realpath "$BUILD/mstar")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-run() {  # name world_size cpus (a home each: cpus is not in the cache key)
+run() {  # name world_size cpus [backend] (a home each: cpus is not in the cache key)
   export MSTAR_HOME="$work/$1"
   cat > "$work/$1.yaml" <<YAML
 name: $1
@@ -35,7 +36,7 @@ nodes:
     resources: {cpus: $3}
     inputs: {model: init, data: world.train}
     params: {file: pretrain.jsonl, max_steps: $STEPS, batch_size: $BATCH, micro_batch_size: $BATCH, lr: 1.0e-3,
-             sample_freq: 0, intra_op_threads: 1, world_size: $2}
+             sample_freq: 0, intra_op_threads: 1, world_size: $2, backend: ${4:-auto}}
 YAML
   "$MSTAR" run "$work/$1.yaml" -j 2 --no-live >/dev/null || { cat "$MSTAR_HOME"/logs/*.log >&2; exit 1; }
   local metrics
@@ -49,4 +50,5 @@ PY
 
 run one_rank_1_thread 1 1
 run one_rank_2_threads 1 2
-run two_ranks_1_thread_each 2 2
+run two_ranks_1_thread_each_gloo 2 2 gloo
+run two_ranks_1_thread_each_store 2 2 store

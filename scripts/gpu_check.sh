@@ -28,6 +28,10 @@ PACKAGES=(
   libpcre2-dev libpcre2-8-0
   # cpp-httplib's .pc requires openssl, zlib and brotli's .pc files.
   libcpp-httplib-dev libcpp-httplib0.11 libbrotli-dev libbrotli1 zlib1g-dev zlib1g
+  # gloo's headers, for the Gloo transport (its libgloo is never linked); the
+  # NCCL transport's test, distributed_gpu_test (label gpu), runs 2 ranks on
+  # 2 GPUs, else a group of one: NCCL refuses two ranks on one GPU.
+  libgloo-dev
   # pkg-config, for machines without one (FindPkgConfig needs the program).
   pkgconf pkgconf-bin libpkgconf3
 )

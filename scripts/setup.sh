@@ -14,7 +14,7 @@ PACKAGES=(
   libssl-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libpq-dev postgresql libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libstb-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev chromium
-  chromium-driver libjs-chart.js slurm-wlm munge
+  chromium-driver libjs-chart.js slurm-wlm munge libgloo-dev
 )
 
 missing=()

@@ -53,6 +53,10 @@ s = [socket.socket() for _ in range(2)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*[x.getsockname()[1] for x in s])')
 mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 ))
+# At least 2 CPUs, whatever the machine has: tests/slurm_test.sh runs a node
+# as 2 ranks (Slurm tasks of a CPU each). config_overrides lets slurmd take
+# the configured count instead of draining a node that has fewer.
+cpus=$(( $(nproc) < 2 ? 2 : $(nproc) ))
 cat >"$dir/slurm.conf" <<EOF
 ClusterName=mstarlocal
 SlurmctldHost=localhost
@@ -79,9 +83,10 @@ SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=1
 ReturnToService=2
 MpiDefault=none
+SlurmdParameters=config_overrides
 KillWait=5
 MinJobAge=300
-NodeName=mstarnode NodeHostname=$(hostname -s) NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=$mem_mb State=UNKNOWN
+NodeName=mstarnode NodeHostname=$(hostname -s) NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=mstarnode Default=YES MaxTime=INFINITE State=UP
 EOF
 export SLURM_CONF="$dir/slurm.conf"

@@ -8,6 +8,7 @@ endif()
 
 if(MSTAR_WITH_TORCH AND TARGET mstar_ml)
   mstar_test(distributed_test SOURCES distributed_test.cpp LIBRARIES mstar::ml Boost::headers)
+  mstar_test(distributed_gpu_test SOURCES distributed_gpu_test.cpp LIBRARIES mstar::ml Boost::headers LABELS gpu)
 endif()
 
 # balance_batch's partition on its own (no torch).

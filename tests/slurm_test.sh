@@ -8,7 +8,10 @@
 #      the running jobs and runs only what is missing: every node once;
 #   3. a job the cluster cancels is retried per `retries`; without retries
 #      it is recorded as failed with Slurm's reason;
-#   4. Ctrl-C cancels the queued and running jobs.
+#   4. Ctrl-C cancels the queued and running jobs;
+#   5. a data-parallel SFT node (world_size 2) runs as one job of 2 Slurm
+#      tasks and gives the local launcher's parameters and losses (skipped
+#      where the ML plugins were not built).
 # Usage: slurm_test.sh BUILD_DIR SOURCE_DIR. Skips (77) without root or
 # slurm-wlm, except under CI=true, where that is a failure.
 set -euo pipefail
@@ -145,3 +148,50 @@ set -e
 gone() { ! ours | grep -q 'RUNNING\|PENDING'; }
 wait_for 30 gone || { ours; fail "jobs still queued or running after Ctrl-C"; }
 echo "ok 4: Ctrl-C cancelled the jobs"
+
+# ---- 5. a data-parallel node as Slurm tasks -----------------------------------
+if [ ! -e "$build/plugins/libmstar_algorithms.so" ] || [ ! -e "$build/plugins/libmstar_tiny_vlm.so" ]; then
+  echo "skip 5: the ML plugins are not built"
+  exit 0
+fi
+cat >"$work/dp.yaml" <<'EOF'
+name: slurm_dp
+launcher: {kind: slurm, poll: 0.2}
+seed: 2
+nodes:
+  world:
+    plugin: dataset/implication_world
+    seed: 1
+    params: {image_size: 32, glyphs: 6, concepts: 3, colours: 3, relations: 4, train_images: 12, bench_images: 4,
+             lite_train_images: 6, lite_bench_images: 4, statements_min: 3, statements_max: 3}
+  init:
+    plugin: backbone/tiny_vlm
+    seed: 1
+    inputs: {data: world.train}
+    params: {family: qwen, size: S, image_size: 32, patch_size: 8, hidden: 32, layers: 1, heads: 2, kv_heads: 1,
+             vision_hidden: 32, vision_layers: 1, vision_heads: 2, max_positions: 256, vocab_max_size: 96}
+  sft:
+    plugin: algorithm/sft
+    resources: {cpus: 2}
+    inputs: {model: init, data: world.train}
+    params: {file: pretrain.jsonl, max_steps: 4, batch_size: 8, micro_batch_size: 8, lr: 1.0e-3, lr_schedule: constant,
+             lr_warmup_ratio: 0, sample_freq: 0, intra_op_threads: 1, world_size: 2}
+EOF
+unset MSTAR_HOME
+MSTAR_HOME="$work/dp_local" "$mstar" run "$work/dp.yaml" --launcher local --no-live >"$work/dp_local.out" 2>&1 ||
+  { cat "$work/dp_local.out"; fail "the local data-parallel run failed"; }
+MSTAR_HOME="$work/dp_slurm" "$mstar" run "$work/dp.yaml" --no-live >"$work/dp_slurm.out" 2>&1 ||
+  { cat "$work/dp_slurm.out" "$work/dp_slurm/logs/"*.log; fail "the Slurm data-parallel run failed"; }
+sft_log=$(grep -l 'algorithm/sft' "$work/dp_slurm/logs/"*.log | head -1)
+grep -q 'rank 1 of 2' "$sft_log" || { cat "$sft_log"; fail "no rank 1 ran under Slurm"; }
+[ "$(grep -c ': slurm job ' "$sft_log")" = 1 ] || fail "expected the 2 ranks as one Slurm job"
+sft_dir() { dirname "$(grep -l '"k":"loss"' $(find "$1/store" -name metrics.jsonl ! -path "$1/store/tmp/*") | head -1)"; }
+a=$(sft_dir "$work/dp_local") b=$(sft_dir "$work/dp_slurm")
+[ "$(basename "$a")" = "$(basename "$b")" ] || fail "the SFT artifacts have different keys: $a $b"
+cmp -s "$a/model.safetensors" "$b/model.safetensors" ||
+  fail "Slurm's ranks trained other parameters than local ranks: $(md5sum "$a/model.safetensors" "$b/model.safetensors")"
+losses() { grep '"k":"loss"' "$1/metrics.jsonl" | sed 's/,"time":[^,}]*//'; }
+[ "$(losses "$a" | grep -c '"step"')" = 4 ] || fail "expected 4 steps' losses: $(losses "$a")"
+[ "$(losses "$a")" = "$(losses "$b")" ] || fail "the loss curves differ: $(losses "$a") vs $(losses "$b")"
+[ -z "$(ls -A "$work/dp_slurm/store/tmp")" ] || fail "the store's tmp/ is not empty: $(ls "$work/dp_slurm/store/tmp")"
+echo "ok 5: world_size 2 as 2 Slurm tasks: the local launcher's parameters and losses"

@@ -12,13 +12,17 @@ void add_data_parallel_params(ParamSchema& schema) {
                  "launcher starts them on this machine (docs/algorithms.md)"))
       .add(ParamSpec::real("collective_timeout_s").def(600.0).range(1, 1e6).describe(
           "how long a rank waits for the others (gradient sums, rank 0's validation and checkpoints) before "
-          "failing the node"));
+          "failing the node"))
+      .add(ParamSpec::enumeration("backend", {"auto", "store", "gloo", "nccl"}).def("auto").describe(
+          "how ranks exchange gradients: auto (NCCL for CUDA tensors, Gloo for CPU ones, where built in), "
+          "store (through rank 0's TCPStore), gloo, nccl (docs/scaling.md)"));
 }
 
 DataParallel::DataParallel(const Params& params) {
   const int world = static_cast<int>(params.get_int("world_size"));
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(1000.0 * params.get_float("collective_timeout_s")));
-  group_ = world > 1 ? ml::ProcessGroup::from_env(world, timeout) : ml::ProcessGroup::single();
+  group_ = world > 1 ? ml::ProcessGroup::from_env(world, timeout, ml::parse_transport(params.get_string("backend")))
+                     : ml::ProcessGroup::single();
 }
 
 std::vector<int64_t> DataParallel::shard(const std::vector<int64_t>& rows) const {

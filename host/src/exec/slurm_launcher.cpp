@@ -55,7 +55,42 @@ std::string random_tag() {
   return t;
 }
 
-fs::path sidecar(const fs::path& tmp, const std::string& name, const char* ext) { return tmp / (name + ext); }
+fs::path sidecar(const fs::path& tmp, const std::string& name, const std::string& ext) { return tmp / (name + ext); }
+
+std::string rank_spec(int rank) { return ".rank" + std::to_string(rank) + ".spec.json"; }
+
+void remove_sidecars(const fs::path& tmp, const std::string& name, int world) {
+  std::error_code ec;
+  for (const char* ext : {".spec.json", ".sh", ".events", ".exit"}) fs::remove(sidecar(tmp, name, ext), ec);
+  for (int r = 0; world > 1 && r < world; ++r) fs::remove(sidecar(tmp, name, rank_spec(r)), ec);
+}
+
+// A data-parallel node: one job of `world` tasks (srun), each an exec-node
+// of its own rank with torchrun's variables, derived from Slurm's. Rank 0
+// meets the others at the first machine of the job (its NodeAddr: the name
+// Slurm knows a machine by need not resolve), on a port taken from the job
+// id; its stdout is the events file, the other ranks' goes nowhere (their
+// stderr shares the node's log). A rank that fails ends the others.
+std::string rank_launch(const fs::path& tmp, const std::string& exe, const std::string& name,
+                        const NodeSpecFile& node_spec, int world, const std::string& threads) {
+  for (int r = 0; r < world; ++r) {
+    NodeSpecFile spec = node_spec;
+    spec.rank = r;
+    spec.world_size = world;
+    spec.threads = std::stoi(threads);
+    write_file_atomic(sidecar(tmp, name, rank_spec(r)), spec.to_json().dump());
+  }
+  const std::string specs = shell_quote((tmp / name).string() + ".rank");
+  const std::string task = "export RANK=$SLURM_PROCID LOCAL_RANK=$SLURM_LOCALID; spec=" + specs +
+                           "$RANK.spec.json; if [ \"$RANK\" = 0 ]; then exec " + shell_quote(exe) +
+                           " exec-node \"$spec\"; fi; exec " + shell_quote(exe) + " exec-node \"$spec\" >/dev/null";
+  return "first=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1)\n"
+         "addr=$(scontrol show node \"$first\" | sed -n 's/.*NodeAddr=\\([^ ]*\\).*/\\1/p')\n"
+         "export MASTER_ADDR=\"${addr:-$first}\" MASTER_PORT=$((20000 + SLURM_JOB_ID % 40000)) WORLD_SIZE=" +
+         std::to_string(world) + " LOCAL_WORLD_SIZE=" + std::to_string(world) + "\n" +
+         "srun --kill-on-bad-exit=1 --ntasks=" + std::to_string(world) + " --cpus-per-task=" + threads +
+         " sh -c " + shell_quote(task) + " &\n";
+}
 
 }  // namespace
 
@@ -72,6 +107,7 @@ struct SlurmLauncher::Job {
   std::string tail;  // a torn last line, completed by a later read
   bool cancel_requested = false, kill_requested = false, adopted = false;
   int unseen = 0;  // polls since the job was last active without a marker
+  int world = 1;   // ranks: one spec file each
 };
 
 struct SlurmLauncher::Timer {
@@ -126,6 +162,7 @@ std::optional<bool> SlurmLauncher::may_still_write(const std::string& name) {
 void SlurmLauncher::start(size_t id, const LaunchRequest& request, LaunchCallbacks callbacks) {
   auto job = std::make_shared<Job>();
   job->id = id;
+  job->world = std::max(1, request.spec.world_size);
   job->callbacks = std::move(callbacks);
 
   // A job of an earlier host for the same node, still queued or running:
@@ -162,21 +199,28 @@ void SlurmLauncher::submit(Job& job, const LaunchRequest& request) {
   const fs::path spec = sidecar(tmp_, job.name, ".spec.json");
   const fs::path script = sidecar(tmp_, job.name, ".sh");
   const fs::path marker = sidecar(tmp_, job.name, ".exit");
-  write_file_atomic(spec, request.spec.to_json().dump());
-  // The shell stays as exec-node's parent to write the exit marker; it hands
-  // Slurm's SIGTERM (scancel, --signal before the time limit, preemption) on
-  // to exec-node, which turns it into ctx.cancelled() and checkpoints.
-  const std::string threads = std::to_string(request.spec.threads);
+  const int world = std::max(1, request.spec.world_size);
+  // The node's CPUs shared by its ranks, as the local launcher shares them.
+  const std::string threads = std::to_string(std::max(1, request.spec.threads / world));
   std::string sh = "#!/bin/sh\n# mstar node " + node.key + " (" + node.plugin + "), attempt " +
                    std::to_string(request.attempt) + "\n" + "export OMP_NUM_THREADS=" + threads +
                    " OPENBLAS_NUM_THREADS=" + threads + "\n" +
-                   "[ -n \"$OMP_WAIT_POLICY\" ] || export OMP_WAIT_POLICY=PASSIVE\n" + shell_quote(exe_) +
-                   " exec-node " + shell_quote(spec.string()) + " &\n" +
-                   "child=$!\n"
-                   "trap 'kill -TERM $child 2>/dev/null' TERM INT USR1\n"
-                   "while :; do wait $child; rc=$?; kill -0 $child 2>/dev/null || break; done\n"
-                   "echo $rc > " + shell_quote(marker.string() + ".tmp") + " && mv " +
-                   shell_quote(marker.string() + ".tmp") + " " + shell_quote(marker.string()) + "\nexit $rc\n";
+                   "[ -n \"$OMP_WAIT_POLICY\" ] || export OMP_WAIT_POLICY=PASSIVE\n";
+  if (world == 1) {
+    write_file_atomic(spec, request.spec.to_json().dump());
+    sh += shell_quote(exe_) + " exec-node " + shell_quote(spec.string()) + " &\n";
+  } else {
+    sh += rank_launch(tmp_, exe_, job.name, request.spec, world, threads);
+  }
+  // The shell stays as exec-node's (or srun's) parent to write the exit
+  // marker; it hands Slurm's SIGTERM (scancel, --signal before the time
+  // limit, preemption) on to exec-node (srun passes it to every rank), which
+  // turns it into ctx.cancelled() and checkpoints.
+  sh += "child=$!\n"
+        "trap 'kill -TERM $child 2>/dev/null' TERM INT USR1\n"
+        "while :; do wait $child; rc=$?; kill -0 $child 2>/dev/null || break; done\n"
+        "echo $rc > " + shell_quote(marker.string() + ".tmp") + " && mv " +
+        shell_quote(marker.string() + ".tmp") + " " + shell_quote(marker.string()) + "\nexit $rc\n";
   write_file_atomic(script, sh);
 
   const config::ClusterResources res = config_.defaults.merged(node.cluster);
@@ -185,10 +229,13 @@ void SlurmLauncher::submit(Job& job, const LaunchRequest& request) {
                                    "--output=" + sidecar(tmp_, job.name, ".events").string(),
                                    "--error=" + request.log.string(),
                                    "--open-mode=append",
-                                   "--nodes=1",
-                                   "--ntasks=1",
+                                   "--ntasks=" + std::to_string(world),
                                    "--cpus-per-task=" + threads};
-  if (node.gpus > 0) args.push_back("--gres=gpu:" + std::to_string(node.gpus));
+  // One rank: one machine. Ranks may spread over machines (Gloo and NCCL
+  // connect them over the network), each with its share of the GPUs.
+  if (world == 1) args.push_back("--nodes=1");
+  if (node.gpus > 0 && world == 1) args.push_back("--gres=gpu:" + std::to_string(node.gpus));
+  if (node.gpus > 0 && world > 1) args.push_back("--gpus-per-task=" + std::to_string(std::max(1, node.gpus / world)));
   if (!res.mem.empty()) args.push_back("--mem=" + res.mem);
   if (!res.partition.empty()) args.push_back("--partition=" + res.partition);
   if (!res.account.empty()) args.push_back("--account=" + res.account);
@@ -203,8 +250,7 @@ void SlurmLauncher::submit(Job& job, const LaunchRequest& request) {
 
   const CommandResult r = run_command("sbatch", args);
   if (r.exit_code != 0) {
-    std::error_code ec;
-    fs::remove(spec, ec), fs::remove(script, ec);
+    remove_sidecars(tmp_, job.name, world);
     throw Error(ErrorCategory::Io, "sbatch refused node " + node.key.substr(0, 12) + " (" + node.plugin + "): " +
                                        r.err_text());
   }
@@ -297,8 +343,7 @@ void SlurmLauncher::finish(const std::shared_ptr<Job>& job, std::optional<int> e
   } else {
     end = NodeEnd::lost_because(slurm_says + " without an exit marker");
   }
-  std::error_code ec;
-  for (const char* ext : {".spec.json", ".sh", ".events", ".exit"}) fs::remove(sidecar(tmp_, job->name, ext), ec);
+  remove_sidecars(tmp_, job->name, job->world);
   jobs_.erase(job->id);
   job->callbacks.end(end);
 }

@@ -5,6 +5,8 @@
 //   NAME.spec.json  what exec-node runs      NAME.sh    the batch script
 //   NAME.events     exec-node's stdout: the event lines the host follows
 //   NAME.exit       the exit code, written by the batch script at its end
+// A data-parallel node (world_size W > 1) is one job of W tasks started by
+// srun, one rank each, each with its own NAME.rankR.spec.json.
 // The job's name is "mstar:NAME", so a host started again after a crash (or
 // kill -9) finds its running jobs in squeue and follows them instead of
 // submitting them twice. State comes from squeue; `sacct` is not needed (it

@@ -5,8 +5,10 @@
 #include <cstring>
 #include <exception>
 
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include "distributed_c10d.h"
 #include "mstar/error.h"
 
 namespace mstar::ml {
@@ -39,13 +41,47 @@ torch::ScalarType reduce_type(const torch::Tensor& t) {
 
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::TCPStore> store;
-  uint64_t sequence = 0;  // collectives so far: the same on every rank, so it names the next one
+  // Null where the store carries the collectives instead.
+  c10::intrusive_ptr<c10d::Backend> gloo, nccl;
+  std::chrono::milliseconds timeout{0};
+  uint64_t sequence = 0;  // store collectives so far: the same on every rank, so it names the next one
 };
+
+Transport parse_transport(const std::string& name) {
+  for (Transport t : {Transport::Auto, Transport::Store, Transport::Gloo, Transport::Nccl})
+    if (name == transport_name(t)) return t;
+  throw_bad_input("transport '" + name + "': expected auto, store, gloo or nccl");
+}
+
+const char* transport_name(Transport t) {
+  switch (t) {
+    case Transport::Store: return "store";
+    case Transport::Gloo: return "gloo";
+    case Transport::Nccl: return "nccl";
+    default: return "auto";
+  }
+}
+
+bool transport_available(Transport t) {
+  if (t == Transport::Gloo) return detail::gloo_compiled();
+  if (t == Transport::Nccl) return detail::nccl_compiled();
+  return true;
+}
+
+Transport ProcessGroup::cpu_transport() const { return impl_->gloo ? Transport::Gloo : Transport::Store; }
+Transport ProcessGroup::cuda_transport() const { return impl_->nccl ? Transport::Nccl : cpu_transport(); }
 
 RankInfo rank_from_env() {
   RankInfo info;
   info.world_size = env_int("WORLD_SIZE", 1, 1, 1 << 16);
-  if (info.world_size == 1) return info;
+  if (info.world_size == 1) {
+    // A group of one with a master: from_env with an explicit transport
+    // still builds it (the GPU check runs NCCL on one GPU that way).
+    const char* addr = std::getenv("MASTER_ADDR");
+    info.master_addr = addr ? addr : "";
+    info.master_port = env_int("MASTER_PORT", 0, 1, 65535);
+    return info;
+  }
   info.rank = env_int("RANK", -1, 0, info.world_size - 1);
   if (info.rank < 0) throw_bad_input("WORLD_SIZE is set but RANK is not");
   info.local_rank = env_int("LOCAL_RANK", info.rank, 0, 1 << 16);
@@ -58,38 +94,44 @@ RankInfo rank_from_env() {
 }
 
 ProcessGroup::ProcessGroup(RankInfo info, std::unique_ptr<Impl> impl) : info_(std::move(info)), impl_(std::move(impl)) {}
-// Rank 0 serves the store: leaving before the others have read the last
-// collective's keys would fail them. So the others say goodbye and rank 0
-// waits for them (bounded by the timeout; skipped when an error is
+// Rank 0 serves the store, and a rank's transport may still be sending its
+// last bytes when its collective returns: no rank tears down before every
+// rank has finished (bounded by the timeout; skipped when an error is
 // unwinding, where the launcher stops the ranks anyway).
 ProcessGroup::~ProcessGroup() {
-  if (size() == 1 || !impl_ || !impl_->store || std::uncaught_exceptions() > 0) return;
+  if (!impl_ || !impl_->store || std::uncaught_exceptions() > 0) return;
   try {
-    if (!is_root()) {
-      impl_->store->set("bye/" + std::to_string(rank()), std::vector<uint8_t>{});
-      return;
-    }
-    std::vector<std::string> keys;
-    for (int r = 1; r < size(); ++r) keys.push_back("bye/" + std::to_string(r));
-    impl_->store->wait(keys);
+    if (impl_->store->add("bye", 1) == size()) impl_->store->set("bye/all", std::vector<uint8_t>{});
+    impl_->store->wait({"bye/all"});
   } catch (const std::exception&) {
     // a rank that is gone has nothing left to read
   }
+  impl_->nccl.reset();
+  impl_->gloo.reset();
 }
 
 std::unique_ptr<ProcessGroup> ProcessGroup::single() {
   return std::unique_ptr<ProcessGroup>(new ProcessGroup(RankInfo{}, std::make_unique<Impl>()));
 }
 
-std::unique_ptr<ProcessGroup> ProcessGroup::from_env(int expected_world_size, std::chrono::milliseconds timeout) {
+std::unique_ptr<ProcessGroup> ProcessGroup::from_env(int expected_world_size, std::chrono::milliseconds timeout,
+                                                     Transport transport) {
+  if (!transport_available(transport))
+    throw_bad_input(std::string("transport ") + transport_name(transport) + ": this build of mstar has no " +
+                    (transport == Transport::Gloo ? "Gloo (configure with libgloo-dev installed)"
+                                                  : "NCCL (needs a CUDA LibTorch and nccl.h at configure time)") +
+                    "; docs/scaling.md");
   RankInfo info = rank_from_env();
   if (info.world_size != expected_world_size)
     throw_bad_input("world_size is " + std::to_string(expected_world_size) + " but this process was started as " +
                     (info.world_size == 1 ? std::string("a single process (WORLD_SIZE unset)")
                                           : "one of " + std::to_string(info.world_size) + " ranks") +
                     ": the launcher must start the ranks (the local launcher does; docs/algorithms.md)");
-  if (info.world_size == 1) return single();
+  if (info.world_size == 1 && (transport == Transport::Auto || transport == Transport::Store ||
+                               info.master_addr.empty() || info.master_port == 0))
+    return single();
   auto impl = std::make_unique<Impl>();
+  impl->timeout = timeout;
   c10d::TCPStoreOptions opts;
   opts.port = static_cast<uint16_t>(info.master_port);
   opts.isServer = info.rank == 0;
@@ -100,6 +142,19 @@ std::unique_ptr<ProcessGroup> ProcessGroup::from_env(int expected_world_size, st
     impl->store = c10::make_intrusive<c10d::TCPStore>(info.master_addr, opts);
   } catch (const std::exception& e) {
     collective_failed("joining the group at " + info.master_addr + ":" + std::to_string(info.master_port), info, e);
+  }
+  // Every rank takes the same branches (the node's params and build are
+  // the same), so each backend's rendezvous finds all ranks.
+  const bool gloo = transport == Transport::Gloo || (transport != Transport::Store && detail::gloo_compiled());
+  const bool nccl = transport == Transport::Nccl ||
+                    (transport == Transport::Auto && detail::nccl_compiled() && torch::cuda::is_available());
+  try {
+    if (gloo) impl->gloo = detail::make_gloo(c10::make_intrusive<c10d::PrefixStore>("gloo", impl->store), info, timeout);
+    if (nccl) impl->nccl = detail::make_nccl(c10::make_intrusive<c10d::PrefixStore>("nccl", impl->store), info, timeout);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    collective_failed(std::string("connecting ") + (gloo ? "Gloo" : "NCCL"), info, e);
   }
   return std::unique_ptr<ProcessGroup>(new ProcessGroup(std::move(info), std::move(impl)));
 }
@@ -162,94 +217,158 @@ std::vector<std::vector<char>> ProcessGroup::all_gather_bytes(const std::string&
   return all;
 }
 
-std::vector<double> ProcessGroup::sum(const std::vector<double>& values) {
-  if (size() == 1) return values;
-  std::vector<char> mine(values.size() * sizeof(double));
-  std::memcpy(mine.data(), values.data(), mine.size());
-  const auto all = all_gather_bytes("sum of " + std::to_string(values.size()) + " scalars", mine);
-  std::vector<double> out(values.size(), 0.0), part(values.size());
-  for (const auto& bytes : all) {
-    if (bytes.size() != mine.size()) throw Error(ErrorCategory::Internal, "ranks disagree on a collective's size");
-    std::memcpy(part.data(), bytes.data(), bytes.size());
-    for (size_t i = 0; i < out.size(); ++i) out[i] += part[i];
+namespace {
+
+void wait(const c10::intrusive_ptr<c10d::Work>& work, std::chrono::milliseconds timeout) {
+  if (!work->wait(timeout)) throw std::runtime_error("timed out after " + std::to_string(timeout.count()) + " ms");
+}
+
+}  // namespace
+
+// `flat`: contiguous, one dtype. NCCL takes it where it is on the GPU; Gloo
+// and the store on the CPU.
+void ProcessGroup::reduce_flat(torch::Tensor& flat, bool max, const std::string& what) {
+  try {
+    const c10::intrusive_ptr<c10d::Backend>& backend = flat.is_cuda() && impl_->nccl ? impl_->nccl : impl_->gloo;
+    if (backend) {
+      torch::Tensor t = backend == impl_->nccl ? flat : flat.to(torch::kCPU);
+      c10d::AllreduceOptions opts;
+      opts.reduceOp = max ? c10d::ReduceOp::MAX : c10d::ReduceOp::SUM;
+      opts.timeout = impl_->timeout;
+      std::vector<at::Tensor> tensors{t};
+      wait(backend->allreduce(tensors, opts), impl_->timeout);
+      if (!t.is_same(flat)) flat.copy_(t);
+      return;
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    collective_failed(what, info_, e);
   }
-  return out;
+  const torch::Tensor cpu = flat.to(torch::kCPU).contiguous();
+  std::vector<char> mine(cpu.nbytes());
+  std::memcpy(mine.data(), cpu.data_ptr(), mine.size());
+  const auto all = all_gather_bytes(what, mine);
+  torch::Tensor total;
+  for (const auto& part : all) {
+    if (part.size() != mine.size()) throw Error(ErrorCategory::Internal, "ranks disagree on the size of a " + what);
+    const torch::Tensor p = torch::from_blob(const_cast<char*>(part.data()), cpu.sizes(), cpu.options());
+    total = !total.defined() ? p.clone() : max ? torch::maximum(total, p) : total + p;
+  }
+  flat.copy_(total);
+}
+
+// `flat`: contiguous bytes (kUInt8).
+void ProcessGroup::broadcast_flat(torch::Tensor& flat, int root, const std::string& what) {
+  try {
+    const c10::intrusive_ptr<c10d::Backend>& backend = flat.is_cuda() && impl_->nccl ? impl_->nccl : impl_->gloo;
+    if (backend) {
+      torch::Tensor t = backend == impl_->nccl ? flat : flat.to(torch::kCPU);
+      c10d::BroadcastOptions opts;
+      opts.rootRank = root;
+      opts.timeout = impl_->timeout;
+      std::vector<at::Tensor> tensors{t};
+      wait(backend->broadcast(tensors, opts), impl_->timeout);
+      if (!t.is_same(flat)) flat.copy_(t);
+      return;
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    collective_failed(what, info_, e);
+  }
+  // Others send nothing: only the root's bytes travel (and are read).
+  std::vector<char> mine;
+  const torch::Tensor cpu = flat.to(torch::kCPU).contiguous();
+  if (rank() == root) mine.assign(static_cast<const char*>(cpu.data_ptr()), static_cast<const char*>(cpu.data_ptr()) + cpu.nbytes());
+  const auto all = all_gather_bytes(what, mine);
+  if (rank() == root) return;
+  const std::vector<char>& bytes = all.at(static_cast<size_t>(root));
+  if (bytes.size() != cpu.nbytes()) throw Error(ErrorCategory::Internal, "ranks disagree on the size of a " + what);
+  flat.copy_(torch::from_blob(const_cast<char*>(bytes.data()), cpu.sizes(), cpu.options()));
+}
+
+std::vector<double> ProcessGroup::sum(const std::vector<double>& values) {
+  if (!impl_->store) return values;
+  torch::Tensor t = torch::tensor(c10::ArrayRef<double>(values), torch::kFloat64);
+  reduce_flat(t, false, "sum of " + std::to_string(values.size()) + " scalars");
+  return {t.data_ptr<double>(), t.data_ptr<double>() + values.size()};
 }
 
 double ProcessGroup::max(double value) {
-  if (size() == 1) return value;
-  std::vector<char> mine(sizeof(double));
-  std::memcpy(mine.data(), &value, sizeof value);
-  double best = value;
-  for (const auto& bytes : all_gather_bytes("max", mine)) {
-    double v = 0;
-    std::memcpy(&v, bytes.data(), sizeof v);
-    best = std::max(best, v);
-  }
-  return best;
+  if (!impl_->store) return value;
+  torch::Tensor t = torch::tensor({value}, torch::kFloat64);
+  reduce_flat(t, true, "max");
+  return t.item<double>();
 }
 
 void ProcessGroup::sum_tensors(const std::vector<torch::Tensor>& tensors, size_t bucket_bytes) {
-  if (size() == 1 || tensors.empty()) return;
+  if (!impl_->store || tensors.empty()) return;
   torch::NoGradGuard no_grad;
+  // NCCL reduces where the tensors are; the others on the CPU.
+  const auto device = [&](const torch::Tensor& t) { return t.is_cuda() && impl_->nccl ? t.device() : torch::kCPU; };
   size_t begin = 0;
   while (begin < tensors.size()) {
-    // A bucket: consecutive tensors of one reduce type, up to bucket_bytes.
+    // A bucket: consecutive tensors of one reduce type and device, up to bucket_bytes.
     const torch::ScalarType type = reduce_type(tensors[begin]);
+    const torch::Device where = device(tensors[begin]);
     const size_t elem = type == torch::kFloat64 ? 8 : 4;
     size_t end = begin, bytes = 0;
-    while (end < tensors.size() && reduce_type(tensors[end]) == type &&
+    while (end < tensors.size() && reduce_type(tensors[end]) == type && device(tensors[end]) == where &&
            (end == begin || bytes + static_cast<size_t>(tensors[end].numel()) * elem <= bucket_bytes)) {
       bytes += static_cast<size_t>(tensors[end].numel()) * elem;
       ++end;
     }
     std::vector<torch::Tensor> flat;
-    for (size_t i = begin; i < end; ++i) flat.push_back(tensors[i].detach().to(torch::kCPU, type).reshape({-1}));
+    for (size_t i = begin; i < end; ++i) flat.push_back(tensors[i].detach().to(where, type).reshape({-1}));
     torch::Tensor bucket = torch::cat(flat).contiguous();
-    std::vector<char> mine(bytes);
-    std::memcpy(mine.data(), bucket.data_ptr(), bytes);
-    const auto all = all_gather_bytes("gradient all-reduce (" + std::to_string(bytes) + " bytes)", mine);
-    torch::Tensor total = torch::zeros_like(bucket);
-    for (const auto& part : all) {
-      if (part.size() != bytes) throw Error(ErrorCategory::Internal, "ranks disagree on a bucket's size");
-      total += torch::from_blob(const_cast<char*>(part.data()), bucket.sizes(), bucket.options());
-    }
+    reduce_flat(bucket, false, "gradient all-reduce (" + std::to_string(bytes) + " bytes)");
     int64_t offset = 0;
     for (size_t i = begin; i < end; ++i) {
       const torch::Tensor& t = tensors[i];
-      t.copy_(total.narrow(0, offset, t.numel()).view(t.sizes()));
+      t.copy_(bucket.narrow(0, offset, t.numel()).view(t.sizes()));
       offset += t.numel();
     }
     begin = end;
   }
 }
 
+// One collective of all the tensors' bytes (NCCL: when they are all on one GPU).
 void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors, int root) {
-  if (size() == 1 || tensors.empty()) return;
+  if (!impl_->store || tensors.empty()) return;
   torch::NoGradGuard no_grad;
-  std::vector<char> mine;
-  std::vector<torch::Tensor> flat;
-  for (const torch::Tensor& t : tensors) flat.push_back(t.detach().to(torch::kCPU).contiguous());
-  if (rank() == root)
-    for (const torch::Tensor& f : flat) {
-      const auto* p = static_cast<const char*>(f.data_ptr());
-      mine.insert(mine.end(), p, p + f.nbytes());
-    }
-  // Others send nothing: only the root's bytes travel (and are read).
-  const auto all = all_gather_bytes("broadcast from rank " + std::to_string(root), mine);
+  torch::Device where = tensors[0].is_cuda() && impl_->nccl ? tensors[0].device() : torch::kCPU;
+  for (const torch::Tensor& t : tensors)
+    if (t.device() != where) where = torch::kCPU;
+  std::vector<torch::Tensor> bytes;
+  for (const torch::Tensor& t : tensors)
+    bytes.push_back(t.detach().to(where).contiguous().reshape({-1}).view(torch::kUInt8));
+  torch::Tensor flat = torch::cat(bytes);
+  broadcast_flat(flat, root, "broadcast from rank " + std::to_string(root));
   if (rank() == root) return;
-  const std::vector<char>& bytes = all.at(static_cast<size_t>(root));
-  size_t offset = 0;
+  int64_t offset = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    const size_t n = flat[i].nbytes();
-    if (offset + n > bytes.size()) throw Error(ErrorCategory::Internal, "broadcast: ranks disagree on the tensors");
-    std::memcpy(flat[i].data_ptr(), bytes.data() + offset, n);
-    tensors[i].copy_(flat[i]);
+    const int64_t n = bytes[i].numel();
+    // clone: a slice's offset need not be aligned for the wider dtype.
+    tensors[i].copy_(flat.narrow(0, offset, n).clone().view(tensors[i].scalar_type()).view(tensors[i].sizes()));
     offset += n;
   }
 }
 
-void ProcessGroup::barrier() { all_gather_bytes("barrier", {}); }
+void ProcessGroup::barrier() {
+  if (!impl_->store) return;
+  if (!impl_->gloo) {
+    all_gather_bytes("barrier", {});
+    return;
+  }
+  try {
+    c10d::BarrierOptions opts;
+    opts.timeout = impl_->timeout;
+    wait(impl_->gloo->barrier(opts), impl_->timeout);
+  } catch (const std::exception& e) {
+    collective_failed("barrier", info_, e);
+  }
+}
 
 void all_reduce_gradients(ProcessGroup& group, const std::vector<torch::Tensor>& parameters) {
   if (group.size() == 1) return;

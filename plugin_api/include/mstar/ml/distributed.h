@@ -4,12 +4,15 @@
 // data-parallel trainer needs: gradients and scalars summed over ranks,
 // parameters broadcast from rank 0.
 //
-// Transport: c10d's TCPStore (LibTorch), served by rank 0. Every rank
-// publishes its contribution under a key per collective and reads all of
-// them, summing in rank order, so every rank gets the same bits (the
-// optimizers then stay identical without a broadcast per step). The
-// PyPI wheel ships no Gloo headers, so ProcessGroupGloo cannot be compiled
-// against; NCCL likewise needs its headers (docs/scaling.md).
+// Transports (docs/scaling.md): c10d's ProcessGroupGloo for CPU tensors and
+// ProcessGroupNCCL for CUDA tensors, where they were compiled in (Gloo needs
+// Debian's libgloo-dev headers, NCCL a CUDA LibTorch and nccl.h; the
+// implementations are LibTorch's own). Either way rank 0 serves a c10d
+// TCPStore: the rendezvous, and the fallback `store` transport, where every
+// rank publishes its contribution under a key per collective and reads all
+// of them, summing in rank order. Both give every rank the same bits (Gloo's
+// ring hands each rank the chunk one rank reduced), so the optimizers stay
+// identical without a broadcast per step.
 //
 // Every collective waits at most `timeout` for the other ranks and then
 // throws Error(PluginFailure) naming the collective: a dead rank fails the others
@@ -38,12 +41,25 @@ struct RankInfo {
 // Throws Error(BadInput) naming a malformed variable.
 RankInfo rank_from_env();
 
+// How collectives travel. Auto: NCCL for CUDA tensors and Gloo for the rest
+// where compiled in, else the store. Nccl: as Auto, but an error where NCCL
+// is not compiled in. Gloo: Gloo for everything (CUDA tensors through the
+// CPU). Store: the TCPStore for everything.
+enum class Transport { Auto, Store, Gloo, Nccl };
+// "auto", "store", "gloo", "nccl"; Error(BadInput) otherwise.
+Transport parse_transport(const std::string& name);
+const char* transport_name(Transport t);
+// Whether this build has the transport (Auto and Store: always).
+bool transport_available(Transport t);
+
 class ProcessGroup {
  public:
   // Joins the group the environment describes. `expected_world_size` is
   // the node's `world_size`: a process started as another number of ranks
   // (a launcher that does not start ranks) is refused with a clear error.
-  static std::unique_ptr<ProcessGroup> from_env(int expected_world_size, std::chrono::milliseconds timeout);
+  // `transport` Gloo or Nccl where this build lacks it: Error(BadInput).
+  static std::unique_ptr<ProcessGroup> from_env(int expected_world_size, std::chrono::milliseconds timeout,
+                                                Transport transport = Transport::Auto);
   // The group of one process: every collective is the identity.
   static std::unique_ptr<ProcessGroup> single();
   ~ProcessGroup();
@@ -51,14 +67,18 @@ class ProcessGroup {
   int rank() const { return info_.rank; }
   int size() const { return info_.world_size; }
   bool is_root() const { return info_.rank == 0; }
+  // What carries CPU tensors (Gloo or Store) and CUDA tensors (Nccl, or as CPU).
+  Transport cpu_transport() const;
+  Transport cuda_transport() const;
 
-  // Sum over ranks, in rank order, of CPU-resident doubles.
+  // Sum over ranks of CPU-resident doubles (the store: in rank order).
   std::vector<double> sum(const std::vector<double>& values);
   double sum(double value) { return sum(std::vector<double>{value})[0]; }
   double max(double value);
   // Sums each tensor over ranks in place (any device and floating dtype;
-  // reduced in fp32 or fp64 on the CPU, flattened into buckets of at most
-  // `bucket_bytes`, one collective per bucket).
+  // reduced in fp32 or fp64, on the GPU with NCCL, else on the CPU;
+  // flattened into buckets of at most `bucket_bytes`, one collective per
+  // bucket).
   void sum_tensors(const std::vector<torch::Tensor>& tensors, size_t bucket_bytes = size_t{64} << 20);
   // Rank `root`'s values into every rank's tensors, in place.
   void broadcast(const std::vector<torch::Tensor>& tensors, int root = 0);
@@ -68,6 +88,8 @@ class ProcessGroup {
 
  private:
   ProcessGroup(RankInfo info, std::unique_ptr<Impl> impl);
+  void reduce_flat(torch::Tensor& flat, bool max, const std::string& what);
+  void broadcast_flat(torch::Tensor& flat, int root, const std::string& what);
   std::vector<std::vector<char>> all_gather_bytes(const std::string& what, const std::vector<char>& mine);
   RankInfo info_;
   std::unique_ptr<Impl> impl_;
