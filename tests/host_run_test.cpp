@@ -158,6 +158,31 @@ TEST(HostRun, CompleteArtifactsAreReusedUnlessForced) {
   EXPECT_NE(forced.out.find("2 ran, 0 cached"), std::string::npos) << forced.out;
 }
 
+// The build runs its nodes through mstar-exec-node (beside mstar); a tree
+// with only mstar (an older install) runs them through `mstar exec-node`.
+TEST(HostRun, NodesRunWithoutMstarExecNodeBesideTheHost) {
+  ASSERT_TRUE(fs::is_regular_file(fs::path(MSTAR_BINARY_DIR) / "mstar-exec-node"));
+  Sandbox sb;
+  const fs::path bin = sb.dir() / "bin";
+  fs::create_directories(bin);
+  std::error_code ec;
+  fs::create_hard_link(Sandbox::mstar(), bin / "mstar", ec);  // the host finds its nodes' executable by its own path
+  if (ec) fs::copy_file(Sandbox::mstar(), bin / "mstar");
+  fs::create_directory_symlink(fs::path(MSTAR_BINARY_DIR) / "plugins", bin / "plugins");
+  auto file = sb.write("g.yaml",
+                       "name: g\nnodes:\n  a: {plugin: test/echo, params: {value: 2}}\n"
+                       "  s: {plugin: test/sum, inputs: {a: a}, params: {add: 1}}\n");
+  const fs::path out = sb.dir() / "out.txt", err = sb.dir() / "err.txt";
+  const int code = bp::system((bin / "mstar").string(), "run", file.string(), bp::std_out > out.string(),
+                              bp::std_err > err.string(), bp::std_in.close(), sb.env());
+  ASSERT_EQ(code, 0) << slurp(err);
+  EXPECT_NE(slurp(out).find("2 ran, 0 cached"), std::string::npos) << slurp(out);
+  auto reg = sb.registry();
+  const auto nodes = nodes_of(*reg, only_run(*reg));
+  EXPECT_EQ(nodes.at("s").status, "done");
+  EXPECT_EQ(mstar::Json::parse(slurp(fs::path(nodes.at("s").artifact_path) / "value.json")).at("value"), 3.0);
+}
+
 TEST(HostRun, MetricsAndSummariesReachTheRegistry) {
   Sandbox sb;
   auto file = sb.write("m.yaml", "name: m\nnodes:\n  m: {plugin: test/metrics, params: {steps: 1000}}\n");

@@ -356,6 +356,35 @@ TEST_P(RegistryTest, ReingestCreatesNoDuplicates) {
   EXPECT_EQ(stored.at(200).value, 200);
 }
 
+// batch(): the writes land together or not at all, and the batch's own
+// reads see them before they land.
+TEST_P(RegistryTest, ABatchIsOneTransaction) {
+  auto reg = Registry::open(db_, OpenMode::ReadWrite);
+  reg->batch("two runs", [&] {
+    reg->upsert_run(make_run("r1"));
+    reg->upsert_node_run(make_node_run("r1", "train", "running"));
+    EXPECT_TRUE(reg->get_run("r1"));  // this connection, inside the transaction
+    EXPECT_EQ(raw_query(db_, "SELECT count(*) FROM runs"), "0");  // another connection: not yet
+    reg->batch("nested", [&] { reg->upsert_run(make_run("r2")); });
+  });
+  EXPECT_EQ(raw_query(db_, "SELECT count(*) FROM runs"), "2");
+  EXPECT_EQ(raw_query(db_, "SELECT count(*) FROM node_runs"), "1");
+
+  // A failing write fails the whole batch: r3 is not recorded.
+  try {
+    reg->batch("a run and a status of an unknown run", [&] {
+      reg->upsert_run(make_run("r3"));
+      reg->set_run_status("no-such-run", "done", "", 1.0);
+    });
+    ADD_FAILURE() << "the batch did not fail";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no-such-run"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(reg->get_run("r3"));
+  reg->upsert_run(make_run("r3"));  // the connection is usable again, outside any batch
+  EXPECT_EQ(raw_query(db_, "SELECT count(*) FROM runs"), "3");
+}
+
 std::string query_plan(const fs::path& file, const std::string& sql) {
   sqlite3* db = nullptr;
   EXPECT_EQ(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);

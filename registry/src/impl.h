@@ -3,7 +3,9 @@
 #pragma once
 
 #include <filesystem>
+#include <atomic>
 #include <mutex>
+#include <thread>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -81,6 +83,8 @@ struct Registry::Impl {
   std::unique_ptr<detail::Connection> conn;
   int version = 0;
   mutable std::mutex mutex;
+  // The thread running a batch() while it holds `mutex` and the transaction.
+  mutable std::atomic<std::thread::id> batch_thread{};
 
   detail::Connection& db() const { return *conn; }
   using Txn = detail::Txn;
@@ -94,6 +98,8 @@ struct Registry::Impl {
       throw Error(ErrorCategory::Io,
                   fmt::format("registry {}: {}: the database was opened read-only", path.string(), what));
     }
+    // Inside this thread's batch(): the batch's transaction is this one.
+    if (batch_thread == std::this_thread::get_id()) return body();
     std::lock_guard lock(mutex);
     return detail::retry_busy(path, what, [&] {
       db().begin(kind);

@@ -1,5 +1,6 @@
 // Opening the registry and the write side. Each write is one short
-// transaction through Impl::write (BEGIN IMMEDIATE, retried on busy).
+// transaction through Impl::write (BEGIN IMMEDIATE, retried on busy), or
+// joins the batch() its thread is running.
 #include "mstar/registry/registry.h"
 
 #include <algorithm>
@@ -221,6 +222,18 @@ void Registry::set_summaries(const std::string& cache_key, const std::map<std::s
       insert.run();
       insert.reset();
     }
+  });
+}
+
+void Registry::batch(std::string_view what, const std::function<void()>& writes) {
+  if (impl_->batch_thread == std::this_thread::get_id()) return writes();
+  impl_->write(what, [&] {
+    impl_->batch_thread = std::this_thread::get_id();
+    struct Reset {
+      Impl& impl;
+      ~Reset() { impl.batch_thread = std::thread::id(); }
+    } reset{*impl_};
+    writes();
   });
 }
 

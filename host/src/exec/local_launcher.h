@@ -17,7 +17,8 @@ namespace mstar {
 
 class LocalLauncher : public Launcher {
  public:
-  // `exe`: the mstar binary that runs `exec-node`.
+  // `exe`: the mstar binary; nodes run mstar-exec-node beside it, or
+  // `mstar exec-node` where there is none.
   LocalLauncher(boost::asio::io_context& io, std::string exe);
   ~LocalLauncher() override;
 
@@ -41,6 +42,7 @@ class LocalLauncher : public Launcher {
 
   boost::asio::io_context& io_;
   std::string exe_;
+  std::string subcommand_;  // "exec-node" when exe_ is mstar itself
   std::map<size_t, std::shared_ptr<Child>> children_;
 };
 

@@ -84,6 +84,29 @@ Recorder::Recorder(const Plan& plan, registry::Registry& reg) : plan_(plan), reg
 void Recorder::begin(const Paths& paths, bool force) {
   start_ = now_seconds();
   paths_ = paths;
+  // One transaction for the sweep and all its trials: a 1,000-trial sweep
+  // started with 2,001 commits before.
+  reg_.batch("record sweep " + plan_.sweep_id, [&] { write_sweep(); });
+  for (size_t i = 0; i < instances_.size(); ++i) {
+    Instance& in = instances_[i];
+    for (const auto& dep : in.def->deps)
+      if (!succeeded(instances_[index_of_.at(dep)].state)) ++in.unmet;
+    const auto dir = paths.artifacts().artifact(in.def->key);
+    in.log_path = paths.log(in.def->key).string();
+    if (!force && Artifact::is_complete(dir)) {
+      if (!reg_.has_metrics(in.def->key)) ingest_artifact_metrics(in.def->key, dir);
+      in.state = NodeState::Cached;
+      in.unmet = 0;
+      write_users(i);
+      resolve(i);
+      continue;
+    }
+    write_users(i);
+  }
+  flush();
+}
+
+void Recorder::write_sweep() {
   reg_.upsert_sweep({plan_.sweep_id, plan_.name, plan_.raw_config, start_, start_});
   for (const auto& t : plan_.trials) {
     registry::RunRecord run;
@@ -101,22 +124,6 @@ void Recorder::begin(const Paths& paths, bool force) {
     auto flat = registry::flatten_params(nested);
     flat["seed"] = t.seed;
     reg_.set_params(t.id, flat);
-  }
-  for (size_t i = 0; i < instances_.size(); ++i) {
-    Instance& in = instances_[i];
-    for (const auto& dep : in.def->deps)
-      if (!succeeded(instances_[index_of_.at(dep)].state)) ++in.unmet;
-    const auto dir = paths.artifacts().artifact(in.def->key);
-    in.log_path = paths.log(in.def->key).string();
-    if (!force && Artifact::is_complete(dir)) {
-      if (!reg_.has_metrics(in.def->key)) ingest_artifact_metrics(in.def->key, dir);
-      in.state = NodeState::Cached;
-      in.unmet = 0;
-      write_users(i);
-      resolve(i);
-      continue;
-    }
-    write_users(i);
   }
 }
 
@@ -137,8 +144,8 @@ void Recorder::ingest_artifact_metrics(const std::string& key, const std::filesy
     else if (e.value("t", "") == "s")
       summaries[e.value("k", "")] = e.value("v", 0.0);
   }
-  if (!points.empty()) reg_.append_metrics(points);
-  if (!summaries.empty()) reg_.set_summaries(key, summaries);
+  append_metrics(points);
+  set_summaries(key, summaries);
 }
 
 void Recorder::write_users(size_t i) {
@@ -159,7 +166,7 @@ void Recorder::write_users(size_t i) {
     r.started = in.started;
     r.finished = in.finished;
     r.attempts = in.attempts;
-    reg_.upsert_node_run(r);
+    pending_.node_runs[{r.run_id, r.node}] = std::move(r);
   }
 }
 
@@ -187,7 +194,7 @@ void Recorder::close_trial_if_complete(size_t trial) {
     const Instance& in = instances_[index_of_.at(key)];
     if (!succeeded(in.state) && reason.empty()) reason = node + ": " + in.reason;
   }
-  reg_.set_run_status(plan_.trials[trial].id, status, reason, now_seconds());
+  pending_.statuses[plan_.trials[trial].id] = {status, reason, now_seconds()};
 }
 
 void Recorder::mark_running(size_t i, const std::string& log_path) {
@@ -239,11 +246,29 @@ void Recorder::mark_interrupted(size_t i, std::optional<int> code, std::optional
 }
 
 void Recorder::append_metrics(const std::vector<registry::MetricPoint>& points) {
-  if (!points.empty()) reg_.append_metrics(points);
+  pending_.metrics.insert(pending_.metrics.end(), points.begin(), points.end());
+  if (pending_.metrics.size() >= kMaxPendingPoints) flush();
 }
 
 void Recorder::set_summaries(const std::string& key, const std::map<std::string, double>& values) {
-  if (!values.empty()) reg_.set_summaries(key, values);
+  if (!values.empty()) pending_.summaries[key] = values;
+}
+
+bool Recorder::has_pending() const {
+  return !pending_.node_runs.empty() || !pending_.statuses.empty() || !pending_.metrics.empty() ||
+         !pending_.summaries.empty();
+}
+
+// Writes only what is pending, so that the batch can be retried as a whole.
+void Recorder::flush() {
+  if (!has_pending()) return;
+  reg_.batch("record node states", [&] {
+    for (const auto& [_, r] : pending_.node_runs) reg_.upsert_node_run(r);
+    for (const auto& [run, s] : pending_.statuses) reg_.set_run_status(run, s.status, s.reason, s.finished);
+    if (!pending_.metrics.empty()) reg_.append_metrics(pending_.metrics);
+    for (const auto& [key, values] : pending_.summaries) reg_.set_summaries(key, values);
+  });
+  pending_ = Pending();
 }
 
 RunOutcome Recorder::end(bool interrupted) {
@@ -263,9 +288,10 @@ RunOutcome Recorder::end(bool interrupted) {
   for (size_t t = 0; t < plan_.trials.size(); ++t) {
     if (trial_open_[t] == 0) continue;
     // Nodes never started because of an interrupt or --max-failures.
-    reg_.set_run_status(plan_.trials[t].id, interrupted ? "interrupted" : "pending",
-                        interrupted ? "interrupted" : "not scheduled (failure limit reached)", now);
+    pending_.statuses[plan_.trials[t].id] = {interrupted ? "interrupted" : "pending",
+                                             interrupted ? "interrupted" : "not scheduled (failure limit reached)", now};
   }
+  flush();
   out.trials_failed = failed_trials_;
   return out;
 }

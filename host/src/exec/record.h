@@ -1,6 +1,14 @@
 // State of each node instance during a run, mirrored into the registry.
 // Every transition goes through here so that the registry and the
 // scheduler can never disagree about a node.
+//
+// Transitions are written in batches: they wait in memory until flush(),
+// which the scheduler calls once per turn of its event loop, so that the
+// nodes that end together, and the nodes started in their place, cost one
+// transaction rather than four each. What a host killed before a flush has
+// not written is not lost: a node reports done only after its artifact is
+// published, and the next run finds the artifact complete, records the node
+// as cached and re-ingests its metrics from the artifact's metrics.jsonl.
 #pragma once
 
 #include <map>
@@ -50,10 +58,14 @@ class Recorder {
   void mark_interrupted(size_t i, std::optional<int> code, std::optional<int> sig);
   void append_metrics(const std::vector<registry::MetricPoint>& points);
   void set_summaries(const std::string& key, const std::map<std::string, double>& values);
+  // Writes the pending transitions in one transaction.
+  void flush();
+  bool has_pending() const;
 
   size_t failed_trials() const { return failed_trials_; }
 
  private:
+  void write_sweep();  // the sweep, its trials and their params
   void write_users(size_t i);
   void resolve(size_t i);  // a terminal state: release dependants, close trials
   void close_trial_if_complete(size_t trial);
@@ -68,6 +80,19 @@ class Recorder {
   Paths paths_;
   size_t failed_trials_ = 0;
   double start_ = 0;
+
+  static constexpr size_t kMaxPendingPoints = 4096;
+  struct RunStatus {
+    std::string status, reason;
+    double finished = 0;
+  };
+  struct Pending {
+    std::map<std::pair<std::string, std::string>, registry::NodeRunRecord> node_runs;  // by (run, node): the last wins
+    std::map<std::string, RunStatus> statuses;                                          // by run
+    std::vector<registry::MetricPoint> metrics;
+    std::map<std::string, std::map<std::string, double>> summaries;  // by cache key
+  };
+  Pending pending_;
 };
 
 // The environment a trial records (env_json): versions, commit, host, seed,

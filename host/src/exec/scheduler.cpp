@@ -69,6 +69,7 @@ class Scheduler {
     r.gpus.clear();
   }
   void on_signal();
+  void schedule_flush();
   void stop_all(bool now);
   bool scheduling_stopped() const {
     return interrupted_ || (opt_.max_failures >= 0 && static_cast<int>(rec_.failed_trials()) >= opt_.max_failures);
@@ -90,6 +91,7 @@ class Scheduler {
   size_t gpus_total_ = 0;
   int cpu_budget_ = 1;
   bool interrupted_ = false;
+  bool flush_posted_ = false;
 };
 
 void Scheduler::prepare() {
@@ -132,6 +134,18 @@ void Scheduler::pump() {
     signals_.cancel();
     if (grace_) grace_->cancel();
   }
+  schedule_flush();
+}
+
+// After the handlers already queued: the ends of nodes that finished
+// together, and the starts that replace them, share one transaction.
+void Scheduler::schedule_flush() {
+  if (flush_posted_ || !rec_.has_pending()) return;
+  flush_posted_ = true;
+  asio::post(io_, [this] {
+    flush_posted_ = false;
+    rec_.flush();
+  });
 }
 
 void Scheduler::launch(size_t index) {

@@ -3,6 +3,7 @@
 // the default) or a PostgreSQL database named by a postgresql:// URL.
 //
 // Writers: each write method is one short transaction (BEGIN IMMEDIATE),
+// or part of one batch() of several,
 // retried with backoff when another process holds the write lock. The host is
 // meant to be the single writer, but several writer processes are safe.
 // Readers: open with OpenMode::ReadOnly; they never block writers (WAL).
@@ -14,10 +15,12 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mstar/json.h"
@@ -71,6 +74,13 @@ class Registry {
   void append_metrics(const std::vector<MetricPoint>& points);
   // Replaces all summaries of the node instance.
   void set_summaries(const std::string& cache_key, const std::map<std::string, double>& values);
+
+  // Runs `writes` (calls of the write methods above) as one transaction: all
+  // or none of them land, and a large sweep's records cost one commit rather
+  // than one each. Retried as a whole when another writer holds the lock, so
+  // `writes` must be repeatable: it should only call the write methods. Only
+  // the calling thread's writes join the batch; nested batches join the outer.
+  void batch(std::string_view what, const std::function<void()>& writes);
 
   // --- reads
   bool has_metrics(const std::string& cache_key) const;  // any metric point or summary
