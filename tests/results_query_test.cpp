@@ -473,6 +473,85 @@ TEST_P(ResultsQuery, PerRunTableShowsTheSweptParams) {
   ASSERT_EQ(t.rows.size(), 4u);
 }
 
+// A categorical axis keeps the sweep's order (S, M, L), in tables, pivots
+// and charts, whatever the alphabet or the order the runs were made in;
+// a value no sweep lists comes after; numbers stay in numeric order.
+TEST_P(ResultsQuery, CategoricalAxisKeepsTheSweepOrder) {
+  const fs::path where =
+      postgres() ? fs::path(PostgresServer::instance().fresh_url()) : dir_->dir() / "sizes.db";
+  {
+    auto reg = Registry::open(where, OpenMode::ReadWrite);
+    // As the registry keeps it: the whole experiment. The exclude names L
+    // before the grid does; filters do not define the order.
+    const Json config = Json::parse(R"({"name": "sizes", "sweep": {
+        "exclude": [{"model.size": "L", "train.lr": 0.1}],
+        "grid": {"model.size": ["S", "M", "L"], "train.lr": [0.1, 0.02]}, "seeds": [1, 2]}})");
+    reg->upsert_sweep({"sizes", "sizes", config, 0, 0});
+    int n = 0;
+    auto add = [&](const std::string& sweep, const std::string& size, double lr, int seed, double acc) {
+      RunRecord r;
+      r.id = fmt::format("s{:02d}", n++);
+      r.sweep_id = sweep;
+      r.status = "done";
+      r.seed = seed;
+      reg->upsert_run(r);
+      reg->set_params(r.id, {{"model.size", size}, {"train.lr", lr}, {"seed", seed}});
+      reg->upsert_node_run(node(r.id, "eval", "eval-" + r.id));
+      reg->set_summaries("eval-" + r.id, {{"accuracy", acc}});
+    };
+    for (const char* size : {"L", "M", "S"})  // made in reverse order
+      for (double lr : {0.1, 0.02})
+        for (int seed : {1, 2})
+          if (!(std::string(size) == "L" && lr == 0.1)) add("sizes", size, lr, seed, size[0] == 'S' ? 0.1 : 0.2);
+    add("", "A", 0.02, 1, 0.3);  // outside any sweep
+  }
+  auto reg = Registry::open(where, OpenMode::ReadOnly);
+  Results res(*reg, {});
+  auto texts = [](const std::vector<Value>& values) {
+    std::vector<std::string> out;
+    for (const Value& v : values) out.push_back(to_text(v));
+    return out;
+  };
+  const std::vector<std::string> order = {"S", "M", "L", "A"};
+  EXPECT_EQ(texts(res.axis_values(parse_field("model.size", BareName::Param))), order);
+  EXPECT_EQ(texts(res.axis_values(parse_field("train.lr", BareName::Param))),
+            (std::vector<std::string>{"0.02", "0.1"}))
+      << "a numeric axis stays numeric, whatever the sweep's order";
+
+  TableSpec spec;
+  spec.group_by = {"model.size"};
+  spec.metrics = {"eval.accuracy"};
+  std::vector<std::string> rows;
+  for (const auto& row : results_table(res, spec).rows) rows.push_back(to_text(row[0]));
+  EXPECT_EQ(rows, order);
+  spec.group_by = {"train.lr"};
+  spec.pivot = "model.size";
+  const Table pivoted = results_table(res, spec);
+  EXPECT_EQ(pivoted.columns[1], "model.size=S mean");
+  EXPECT_EQ(pivoted.columns[3], "model.size=M mean");
+  EXPECT_EQ(pivoted.columns[5], "model.size=L mean");
+  const Table per_run = results_table(res, TableSpec{});
+  ASSERT_EQ(per_run.columns[2], "model.size");
+  EXPECT_EQ(to_text(per_run.rows.front()[2]), "S");
+  EXPECT_EQ(to_text(per_run.rows.back()[2]), "A");
+
+  ChartSpec chart;
+  chart.x = "model.size";
+  chart.y = "eval.accuracy";
+  const plot::BarChart bars = bar_chart(res, chart);
+  EXPECT_EQ(bars.categories, order);
+  ASSERT_EQ(bars.groups.size(), 1u);
+  EXPECT_NEAR(bars.groups[0].y[0], 0.1, 1e-12) << "S's bar is S's value";
+  const std::string svg = plot::render_svg(bars);
+  EXPECT_LT(svg.find(">S<"), svg.find(">M<"));
+  EXPECT_LT(svg.find(">M<"), svg.find(">L<"));
+  chart.x = "train.lr";
+  chart.group = {"model.size"};
+  std::vector<std::string> legend;
+  for (const auto& s : line_chart(res, chart).series) legend.push_back(s.label);
+  EXPECT_EQ(legend, order);
+}
+
 // ------------------------------------------------------------ rendering
 
 TEST(ResultsRender, FormatsKeepTypes) {
