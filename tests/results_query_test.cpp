@@ -552,6 +552,92 @@ TEST_P(ResultsQuery, CategoricalAxisKeepsTheSweepOrder) {
   EXPECT_EQ(legend, order);
 }
 
+// A row per metric, a column per group: what docs/results.md shows for
+// studies with many metrics.
+TEST_P(ResultsQuery, MetricRowsTurnTheGroupedTable) {
+  Results res(*reg_, {"abl"}, Filter::parse("status = 'done'"));
+  TableSpec spec;
+  spec.group_by = {"train.algo"};
+  spec.metrics = {"eval.accuracy", "train.reward@max"};
+  spec.metric_rows = true;
+  const Table t = results_table(res, spec);
+  ASSERT_EQ(t.columns, (std::vector<std::string>{"metric", "grpo", "sft"}));
+  ASSERT_EQ(t.rows.size(), 3u);
+  EXPECT_EQ(to_text(t.rows[0][0]), "runs");
+  EXPECT_EQ(to_text(t.rows[0][1]), "6");
+  EXPECT_EQ(to_text(t.rows[1][0]), "eval.accuracy");
+  // grpo: 0.6 + 10 lr + 0.01 seed over lr {0.001, 0.01} x seed {1, 2, 3}: mean 0.675.
+  EXPECT_EQ(to_text(t.rows[1][1]).rfind("0.675 ± 0.05", 0), 0u) << to_text(t.rows[1][1]);
+  EXPECT_EQ(to_text(t.rows[2][0]), "train.reward@max");
+  spec.group_by = {"train.algo", "train.lr"};
+  EXPECT_EQ(results_table(res, spec).columns[1], "train.algo=grpo, train.lr=0.001");
+  spec.group_by.clear();
+  EXPECT_THROW(results_table(res, spec), Error) << "the groups are the columns";
+}
+
+// The stated rule: a 95% CI excluding 0 decides, the direction says which way.
+TEST(ResultsClaims, VerdictRule) {
+  EXPECT_EQ(claim_verdict(0.05, 0.02, +1), "agree");
+  EXPECT_EQ(claim_verdict(-0.05, 0.02, -1), "agree");
+  EXPECT_EQ(claim_verdict(-0.05, 0.02, +1), "disagree");
+  EXPECT_EQ(claim_verdict(0.05, 0.02, -1), "disagree");
+  EXPECT_EQ(claim_verdict(0.01, 0.02, +1), "within noise");
+  EXPECT_EQ(claim_verdict(0.02, 0.02, +1), "within noise") << "an interval touching 0 does not exclude it";
+  EXPECT_EQ(claim_verdict(0.5, std::nan(""), +1), "not measurable at this scale") << "one seed: no interval";
+}
+
+TEST(ResultsClaims, BadFilesNameTheLine) {
+  Sandbox sb;
+  auto error_of = [&](const std::string& text) {
+    try {
+      read_claims(sb.write("claims.tsv", text));
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string good = "g\tA gain\t+82.6%\tREADME\tabl\teval.accuracy\t-\t-\t-\t+\n";
+  EXPECT_EQ(read_claims(sb.write("claims.tsv", "# comment\n\n" + good)).size(), 1u);
+  EXPECT_NE(error_of(good + "x\tonly\tthree\n").find("claims.tsv:2: 3 tab-separated fields, expected 10"),
+            std::string::npos) << error_of(good + "x\tonly\tthree\n");
+  EXPECT_NE(error_of("x\tc\t-\t-\tabl\teval.accuracy\t-\t-\t-\tup\n").find(":1: column 10 (direction): 'up'"),
+            std::string::npos);
+  EXPECT_NE(error_of("x\tc\t-\t-\tabl\teval\t-\t-\t-\t+\n").find(":1: 'eval'"), std::string::npos)
+      << error_of("x\tc\t-\t-\tabl\teval\t-\t-\t-\t+\n");
+  EXPECT_NE(error_of("x\tc\t-\t-\tabl\teval.accuracy\tseed >\t-\t-\t+\n").find(":1: where: column"),
+            std::string::npos) << error_of("x\tc\t-\t-\tabl\teval.accuracy\tseed >\t-\t-\t+\n");
+}
+
+TEST_P(ResultsQuery, ClaimsAreMeasuredInTheRegistry) {
+  Sandbox sb;
+  const auto file = sb.write("claims.tsv",
+      "# id claim paper citation sweep metric where baseline baseline_where direction\n"
+      "algo\tGRPO beats SFT\t+10%\tREADME, Main\tabl\teval.accuracy\tparams.train.algo = 'grpo' and status = 'done'\t-\t"
+      "params.train.algo = 'sft' and status = 'done'\t+\n"
+      "algo_loss\tGRPO loses to SFT\t-\t-\tabl\teval.accuracy\tparams.train.algo = 'grpo' and status = 'done'\t-\t"
+      "params.train.algo = 'sft' and status = 'done'\t-\n"
+      "seed\tSeed 2 beats seed 1\t-\t-\tabl\teval.accuracy\tparams.train.algo = 'grpo' and seed = 2\t-\t"
+      "params.train.algo = 'grpo' and seed = 1\t+\n"
+      "paired\tNo change\t-\t-\tabl\teval.accuracy\t-\teval.accuracy\t-\t+\n"
+      "one\tOne run\t-\t-\tabl\teval.accuracy\tseed = 1 and params.train.algo = 'sft' and params.train.lr = 0.01\t-\t-\t+\n"
+      "absent\tNot run\t-\t-\tnope\teval.accuracy\t-\t-\t-\t+\n");
+  const Table t = claims_table(*reg_, read_claims(file));
+  ASSERT_EQ(t.rows.size(), 6u);
+  auto cell = [&](size_t row, size_t col) { return to_text(t.rows[row][col]); };
+  // grpo - sft = 0.1 exactly; each group's std 0.0501 over 6 runs; Welch df 10: t 2.228 * 0.0289 = 0.064.
+  EXPECT_EQ(cell(0, 1), "+10% (README, Main)");
+  EXPECT_EQ(cell(0, 2), "+0.100 ± 0.064 (n=6)");
+  EXPECT_EQ(cell(0, 4), "agree");
+  EXPECT_EQ(cell(1, 1), "figure not in the public repo");
+  EXPECT_EQ(cell(1, 4), "disagree");
+  EXPECT_EQ(cell(2, 4), "within noise") << cell(2, 2);  // +0.01 with two runs a side
+  EXPECT_EQ(cell(3, 2), "+0.000 ± 0.000 (n=12)") << "paired, run by run";
+  EXPECT_EQ(cell(3, 4), "within noise");
+  EXPECT_EQ(cell(4, 2), "+0.610 (n=1)");
+  EXPECT_EQ(cell(4, 4), "not measurable at this scale");
+  EXPECT_EQ(cell(5, 4), "not run");
+}
+
 // ------------------------------------------------------------ rendering
 
 TEST(ResultsRender, FormatsKeepTypes) {

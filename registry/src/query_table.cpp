@@ -227,6 +227,30 @@ Table grouped_table(Results& res, const TableSpec& spec, const std::vector<Field
   return t;
 }
 
+// The grouped table turned a quarter: a row per metric, a column per group.
+Table metric_rows_table(Results& res, const TableSpec& spec, const std::vector<Field>& metrics) {
+  TableSpec cells = spec;
+  cells.text_cells = true;
+  const Table wide = grouped_table(res, cells, metrics);
+  const size_t keys = parse_fields(spec.group_by, BareName::Param).size();
+  Table t;
+  t.columns = {"metric"};
+  for (const auto& row : wide.rows) {
+    std::string head;
+    for (size_t k = 0; k < keys; ++k) {
+      const std::string value = is_missing(row[k]) ? "-" : to_text(row[k], 6);
+      head += (k ? ", " : "") + (keys > 1 ? wide.columns[k] + "=" + value : value);
+    }
+    t.columns.push_back(head);
+  }
+  for (size_t c = keys; c < wide.columns.size(); ++c) {
+    std::vector<Value> row = {wide.columns[c]};
+    for (const auto& w : wide.rows) row.push_back(w[c]);
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
 std::string csv_cell(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos && (s.empty() || (s.front() != ' ' && s.back() != ' ')))
     return s;
@@ -253,6 +277,11 @@ Table results_table(Results& res, const TableSpec& spec) {
   std::vector<Field> metrics =
       spec.metrics.empty() ? res.summary_fields() : parse_fields(spec.metrics, BareName::Metric);
   Table t;
+  if (spec.metric_rows) {
+    if (spec.group_by.empty()) throw_bad_input("--metric-rows needs --group-by (the groups become the columns)");
+    if (!spec.pivot.empty() || !spec.sort.empty()) throw_bad_input("--metric-rows goes with neither --pivot nor --sort");
+    return metric_rows_table(res, spec, metrics);
+  }
   if (spec.group_by.empty() && spec.pivot.empty()) {
     t = per_run_table(res, spec, metrics);
   } else {

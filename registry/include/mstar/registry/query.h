@@ -256,6 +256,10 @@ struct TableSpec {
   // (n=3)", for reading), false = one numeric column per metric and aggregate
   // (for sorting, CSV and JSON).
   bool text_cells = false;
+  // Grouped: one row per metric and one text column per group ("runs"
+  // first), for studies with many metrics and few groups: a reader does not
+  // scroll sideways through 24 columns. Not with a pivot or a sort.
+  bool metric_rows = false;
 };
 
 // Ungrouped: one row per run (run, status, columns, metrics). Grouped: one row
