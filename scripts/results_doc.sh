@@ -4,8 +4,9 @@
 # command that ran it, its table (mean and 95% CI half-width over seeds) made
 # by `mstar results --format markdown`, its plot made by `mstar plot`, the
 # runs' wall time, and the hand-written reading in docs/results/NAME.notes.md
-# (where the miniature agrees or disagrees with the paper). Nothing in the
-# tables is typed by hand.
+# (where the miniature agrees or disagrees with the paper). It opens with the
+# paper's claims (docs/paper_claims.tsv) measured by `mstar claims`. Tables
+# have a row per metric (--metric-rows). Nothing in the tables is typed by hand.
 #   MSTAR_HOME=~/.mstar scripts/results_doc.sh [path/to/mstar]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,10 +44,10 @@ section() {
   echo "\`$cmd\` (sweep \`$sweep\`; wall time of each trial, cached nodes free: $(wall_time "$sweep"))."
   echo
   echo '```'
-  echo "mstar results $sweep ${results[*]} --format markdown"
+  echo "mstar results $sweep ${results[*]} --metric-rows --format markdown"
   echo '```'
   echo
-  "$mstar" results "$sweep" "${results[@]}" --format markdown
+  "$mstar" results "$sweep" "${results[@]}" --metric-rows --format markdown
   echo
   if [ ${#plot[@]} -gt 0 ]; then
     "$mstar" plot "${plot[0]}" "$sweep" "${plot[@]:1}" -o "$plots/$sweep.svg" >/dev/null
@@ -74,7 +75,22 @@ $machine, no GPU. Tables give the mean over seeds and the half-width of the
 accuracy: mean of the true-positive and true-negative rates, so that a model
 that always answers T, or always F, scores 0.5.
 
+## The paper's claims, and ours
+
+Each claim of the MetaphorStar paper, the figure its public repository
+states (its other figures are only in its plots, and are not guessed), and
+our measurement over seeds (mean difference and 95% CI half-width; paired run
+by run, or between two groups of runs, Welch). The rule: **agree** = the
+paper's direction with a 95% CI that excludes 0; **disagree** = the opposite
+direction with a CI that excludes 0; otherwise **within noise** (or **not
+measurable at this scale** with one seed; **not run** when the study is not
+in the registry). The claims and their citations: \`docs/paper_claims.tsv\`.
+
+\`mstar claims docs/paper_claims.tsv --format markdown\`
+
 EOF
+  "$mstar" claims docs/paper_claims.tsv --format markdown
+  echo
   section tfq-grpo-evidence tfq_grpo_evidence.yaml "TFQ-GRPO from the literal base (issue 7's evidence)" \
     --group-by sweep --agg mean,ci95 \
     --metric "grpo.val/$bal@first,grpo.val/$bal,grpo.val_gain/$bal,grpo.val_gain/$bal/symbolic,grpo.val_gain/$bal/implication,grpo.steps,grpo.train_seconds" \

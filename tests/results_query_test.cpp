@@ -473,6 +473,171 @@ TEST_P(ResultsQuery, PerRunTableShowsTheSweptParams) {
   ASSERT_EQ(t.rows.size(), 4u);
 }
 
+// A categorical axis keeps the sweep's order (S, M, L), in tables, pivots
+// and charts, whatever the alphabet or the order the runs were made in;
+// a value no sweep lists comes after; numbers stay in numeric order.
+TEST_P(ResultsQuery, CategoricalAxisKeepsTheSweepOrder) {
+  const fs::path where =
+      postgres() ? fs::path(PostgresServer::instance().fresh_url()) : dir_->dir() / "sizes.db";
+  {
+    auto reg = Registry::open(where, OpenMode::ReadWrite);
+    // As the registry keeps it: the whole experiment. The exclude names L
+    // before the grid does; filters do not define the order.
+    const Json config = Json::parse(R"({"name": "sizes", "sweep": {
+        "exclude": [{"model.size": "L", "train.lr": 0.1}],
+        "grid": {"model.size": ["S", "M", "L"], "train.lr": [0.1, 0.02]}, "seeds": [1, 2]}})");
+    reg->upsert_sweep({"sizes", "sizes", config, 0, 0});
+    int n = 0;
+    auto add = [&](const std::string& sweep, const std::string& size, double lr, int seed, double acc) {
+      RunRecord r;
+      r.id = fmt::format("s{:02d}", n++);
+      r.sweep_id = sweep;
+      r.status = "done";
+      r.seed = seed;
+      reg->upsert_run(r);
+      reg->set_params(r.id, {{"model.size", size}, {"train.lr", lr}, {"seed", seed}});
+      reg->upsert_node_run(node(r.id, "eval", "eval-" + r.id));
+      reg->set_summaries("eval-" + r.id, {{"accuracy", acc}});
+    };
+    for (const char* size : {"L", "M", "S"})  // made in reverse order
+      for (double lr : {0.1, 0.02})
+        for (int seed : {1, 2})
+          if (!(std::string(size) == "L" && lr == 0.1)) add("sizes", size, lr, seed, size[0] == 'S' ? 0.1 : 0.2);
+    add("", "A", 0.02, 1, 0.3);  // outside any sweep
+  }
+  auto reg = Registry::open(where, OpenMode::ReadOnly);
+  Results res(*reg, {});
+  auto texts = [](const std::vector<Value>& values) {
+    std::vector<std::string> out;
+    for (const Value& v : values) out.push_back(to_text(v));
+    return out;
+  };
+  const std::vector<std::string> order = {"S", "M", "L", "A"};
+  EXPECT_EQ(texts(res.axis_values(parse_field("model.size", BareName::Param))), order);
+  EXPECT_EQ(texts(res.axis_values(parse_field("train.lr", BareName::Param))),
+            (std::vector<std::string>{"0.02", "0.1"}))
+      << "a numeric axis stays numeric, whatever the sweep's order";
+
+  TableSpec spec;
+  spec.group_by = {"model.size"};
+  spec.metrics = {"eval.accuracy"};
+  std::vector<std::string> rows;
+  for (const auto& row : results_table(res, spec).rows) rows.push_back(to_text(row[0]));
+  EXPECT_EQ(rows, order);
+  spec.group_by = {"train.lr"};
+  spec.pivot = "model.size";
+  const Table pivoted = results_table(res, spec);
+  EXPECT_EQ(pivoted.columns[1], "model.size=S mean");
+  EXPECT_EQ(pivoted.columns[3], "model.size=M mean");
+  EXPECT_EQ(pivoted.columns[5], "model.size=L mean");
+  const Table per_run = results_table(res, TableSpec{});
+  ASSERT_EQ(per_run.columns[2], "model.size");
+  EXPECT_EQ(to_text(per_run.rows.front()[2]), "S");
+  EXPECT_EQ(to_text(per_run.rows.back()[2]), "A");
+
+  ChartSpec chart;
+  chart.x = "model.size";
+  chart.y = "eval.accuracy";
+  const plot::BarChart bars = bar_chart(res, chart);
+  EXPECT_EQ(bars.categories, order);
+  ASSERT_EQ(bars.groups.size(), 1u);
+  EXPECT_NEAR(bars.groups[0].y[0], 0.1, 1e-12) << "S's bar is S's value";
+  const std::string svg = plot::render_svg(bars);
+  EXPECT_LT(svg.find(">S<"), svg.find(">M<"));
+  EXPECT_LT(svg.find(">M<"), svg.find(">L<"));
+  chart.x = "train.lr";
+  chart.group = {"model.size"};
+  std::vector<std::string> legend;
+  for (const auto& s : line_chart(res, chart).series) legend.push_back(s.label);
+  EXPECT_EQ(legend, order);
+}
+
+// A row per metric, a column per group: what docs/results.md shows for
+// studies with many metrics.
+TEST_P(ResultsQuery, MetricRowsTurnTheGroupedTable) {
+  Results res(*reg_, {"abl"}, Filter::parse("status = 'done'"));
+  TableSpec spec;
+  spec.group_by = {"train.algo"};
+  spec.metrics = {"eval.accuracy", "train.reward@max"};
+  spec.metric_rows = true;
+  const Table t = results_table(res, spec);
+  ASSERT_EQ(t.columns, (std::vector<std::string>{"metric", "grpo", "sft"}));
+  ASSERT_EQ(t.rows.size(), 3u);
+  EXPECT_EQ(to_text(t.rows[0][0]), "runs");
+  EXPECT_EQ(to_text(t.rows[0][1]), "6");
+  EXPECT_EQ(to_text(t.rows[1][0]), "eval.accuracy");
+  // grpo: 0.6 + 10 lr + 0.01 seed over lr {0.001, 0.01} x seed {1, 2, 3}: mean 0.675.
+  EXPECT_EQ(to_text(t.rows[1][1]).rfind("0.675 ± 0.05", 0), 0u) << to_text(t.rows[1][1]);
+  EXPECT_EQ(to_text(t.rows[2][0]), "train.reward@max");
+  spec.group_by = {"train.algo", "train.lr"};
+  EXPECT_EQ(results_table(res, spec).columns[1], "train.algo=grpo, train.lr=0.001");
+  spec.group_by.clear();
+  EXPECT_THROW(results_table(res, spec), Error) << "the groups are the columns";
+}
+
+// The stated rule: a 95% CI excluding 0 decides, the direction says which way.
+TEST(ResultsClaims, VerdictRule) {
+  EXPECT_EQ(claim_verdict(0.05, 0.02, +1), "agree");
+  EXPECT_EQ(claim_verdict(-0.05, 0.02, -1), "agree");
+  EXPECT_EQ(claim_verdict(-0.05, 0.02, +1), "disagree");
+  EXPECT_EQ(claim_verdict(0.05, 0.02, -1), "disagree");
+  EXPECT_EQ(claim_verdict(0.01, 0.02, +1), "within noise");
+  EXPECT_EQ(claim_verdict(0.02, 0.02, +1), "within noise") << "an interval touching 0 does not exclude it";
+  EXPECT_EQ(claim_verdict(0.5, std::nan(""), +1), "not measurable at this scale") << "one seed: no interval";
+}
+
+TEST(ResultsClaims, BadFilesNameTheLine) {
+  Sandbox sb;
+  auto error_of = [&](const std::string& text) {
+    try {
+      read_claims(sb.write("claims.tsv", text));
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string good = "g\tA gain\t+82.6%\tREADME\tabl\teval.accuracy\t-\t-\t-\t+\n";
+  EXPECT_EQ(read_claims(sb.write("claims.tsv", "# comment\n\n" + good)).size(), 1u);
+  EXPECT_NE(error_of(good + "x\tonly\tthree\n").find("claims.tsv:2: 3 tab-separated fields, expected 10"),
+            std::string::npos) << error_of(good + "x\tonly\tthree\n");
+  EXPECT_NE(error_of("x\tc\t-\t-\tabl\teval.accuracy\t-\t-\t-\tup\n").find(":1: column 10 (direction): 'up'"),
+            std::string::npos);
+  EXPECT_NE(error_of("x\tc\t-\t-\tabl\teval\t-\t-\t-\t+\n").find(":1: 'eval'"), std::string::npos)
+      << error_of("x\tc\t-\t-\tabl\teval\t-\t-\t-\t+\n");
+  EXPECT_NE(error_of("x\tc\t-\t-\tabl\teval.accuracy\tseed >\t-\t-\t+\n").find(":1: where: column"),
+            std::string::npos) << error_of("x\tc\t-\t-\tabl\teval.accuracy\tseed >\t-\t-\t+\n");
+}
+
+TEST_P(ResultsQuery, ClaimsAreMeasuredInTheRegistry) {
+  Sandbox sb;
+  const auto file = sb.write("claims.tsv",
+      "# id claim paper citation sweep metric where baseline baseline_where direction\n"
+      "algo\tGRPO beats SFT\t+10%\tREADME, Main\tabl\teval.accuracy\tparams.train.algo = 'grpo' and status = 'done'\t-\t"
+      "params.train.algo = 'sft' and status = 'done'\t+\n"
+      "algo_loss\tGRPO loses to SFT\t-\t-\tabl\teval.accuracy\tparams.train.algo = 'grpo' and status = 'done'\t-\t"
+      "params.train.algo = 'sft' and status = 'done'\t-\n"
+      "seed\tSeed 2 beats seed 1\t-\t-\tabl\teval.accuracy\tparams.train.algo = 'grpo' and seed = 2\t-\t"
+      "params.train.algo = 'grpo' and seed = 1\t+\n"
+      "paired\tNo change\t-\t-\tabl\teval.accuracy\t-\teval.accuracy\t-\t+\n"
+      "one\tOne run\t-\t-\tabl\teval.accuracy\tseed = 1 and params.train.algo = 'sft' and params.train.lr = 0.01\t-\t-\t+\n"
+      "absent\tNot run\t-\t-\tnope\teval.accuracy\t-\t-\t-\t+\n");
+  const Table t = claims_table(*reg_, read_claims(file));
+  ASSERT_EQ(t.rows.size(), 6u);
+  auto cell = [&](size_t row, size_t col) { return to_text(t.rows[row][col]); };
+  // grpo - sft = 0.1 exactly; each group's std 0.0501 over 6 runs; Welch df 10: t 2.228 * 0.0289 = 0.064.
+  EXPECT_EQ(cell(0, 1), "+10% (README, Main)");
+  EXPECT_EQ(cell(0, 2), "+0.100 ± 0.064 (n=6)");
+  EXPECT_EQ(cell(0, 4), "agree");
+  EXPECT_EQ(cell(1, 1), "figure not in the public repo");
+  EXPECT_EQ(cell(1, 4), "disagree");
+  EXPECT_EQ(cell(2, 4), "within noise") << cell(2, 2);  // +0.01 with two runs a side
+  EXPECT_EQ(cell(3, 2), "+0.000 ± 0.000 (n=12)") << "paired, run by run";
+  EXPECT_EQ(cell(3, 4), "within noise");
+  EXPECT_EQ(cell(4, 2), "+0.610 (n=1)");
+  EXPECT_EQ(cell(4, 4), "not measurable at this scale");
+  EXPECT_EQ(cell(5, 4), "not run");
+}
+
 // ------------------------------------------------------------ rendering
 
 TEST(ResultsRender, FormatsKeepTypes) {

@@ -60,6 +60,7 @@ TEST(Studies, EachStudyExpandsToItsDesign) {
       {"training_strategy.yaml", {3, 33, 25, 0}},
       {"perception.yaml", {3, 9, 7, 0}},  // 3 seeds share the world
       {"sft_grpo_hybrid.yaml", {1, 5, 5, 0}},
+      {"base.yaml", {1, 7, 7, 0}},  // world, init, base and its four evaluations
   };
   for (const auto& [file, want] : expected) {
     std::vector<std::string> args = {"run", (kExperiments / file).string(), "--dry-run"};

@@ -354,6 +354,58 @@ TEST(WorldGenerator, CultureInPretrainRevealsMeanings) {
   EXPECT_GT(culture_rows, 10);
 }
 
+// pretrain_formats: the MCQ and OSQ answer formats on literal content, each
+// row well-formed, and the rows of the default corpus unchanged beside them.
+TEST(WorldGenerator, PretrainFormatsTeachMcqAndOsqAnswers) {
+  std::vector<mstar::ParamIssue> issues;
+  const Json resolved = mstar::validate_params(
+      world_param_schema(), Json{{"pretrain_formats", Json::array({"tfq", "mcq", "osq"})}}, issues);
+  ASSERT_TRUE(issues.empty());
+  WorldConfig config = world_test::small_config(8, 40, 0, 0, 0, 0);
+  const WorldConfig parsed = world_config_from_params(resolved, 1);
+  config.pretrain_mcq = parsed.pretrain_mcq;
+  config.pretrain_osq = parsed.pretrain_osq;
+  ASSERT_TRUE(config.pretrain_mcq && config.pretrain_osq && parsed.pretrain_tfq);
+  const fs::path dir = world_test::temp_dir("formats"), plain = world_test::temp_dir("formats-plain");
+  generate_world(config, dir);
+  generate_world(world_test::small_config(8, 40, 0, 0, 0, 0), plain);
+  const Json world = Json::parse(mstar::read_file(dir / "world.json"));
+  EXPECT_EQ(world["config"]["pretrain_formats"], Json::array({"tfq", "mcq", "osq"})) << world["config"].dump();
+  std::vector<std::string> concepts;
+  for (const Json& c : world["culture"]["concepts"]) concepts.push_back(c);
+  int mcq = 0, osq = 0;
+  std::vector<Json> others;
+  for (const Json& r : read_rows(dir / "train/pretrain.jsonl")) {
+    const std::string problem = r["problem"], answer = r["answer"], response = r["response"];
+    for (const std::string& c : concepts)
+      EXPECT_EQ((" " + problem + " " + response + " ").find(" " + c + " "), std::string::npos) << "a meaning: " << c;
+    if (r["kind"] == "mcq") {
+      ++mcq;
+      EXPECT_EQ(r["level"], "literal");
+      EXPECT_EQ(problem.rfind("<image> which statement is true of the image?\nA. ", 0), 0u) << problem;
+      EXPECT_NE(problem.find("\nF. "), std::string::npos);
+      ASSERT_EQ(answer.size(), 1u);
+      EXPECT_TRUE(answer[0] >= 'A' && answer[0] <= 'F');
+      EXPECT_EQ(response, "<answer> " + answer + " </answer>") << "the MCQ benchmark's choice_format";
+    } else if (r["kind"] == "osq") {
+      ++osq;
+      EXPECT_EQ(problem, "<image> what does this image show? answer in one sentence.");
+      EXPECT_EQ(response.back(), '.');
+      EXPECT_EQ(response.find('.'), response.size() - 1) << "one sentence";
+    } else {
+      others.push_back(r);
+    }
+  }
+  EXPECT_GE(mcq, 30) << "one per image where six literal options exist";
+  EXPECT_EQ(osq, 40);
+  EXPECT_EQ(others, read_rows(plain / "train/pretrain.jsonl")) << "the default rows, as they were";
+  const Json plain_world = Json::parse(mstar::read_file(plain / "world.json"));
+  EXPECT_FALSE(plain_world["config"].contains("pretrain_formats")) << "default worlds keep their bytes";
+  Json bad = resolved;
+  bad["pretrain_formats"] = Json::array({"tfq", "essay"});
+  EXPECT_THROW(world_config_from_params(bad, 1), mstar::Error);
+}
+
 TEST(WorldGenerator, KnobsChangeTheWorld) {
   WorldConfig config = world_test::small_config(8, 50, 10, 0, 0, 0);
   config.culture.glyphs = 12;

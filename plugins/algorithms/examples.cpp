@@ -1,6 +1,7 @@
 #include "examples.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <torch/torch.h>
 
@@ -8,6 +9,7 @@
 #include "mstar/data/import.h"
 #include "mstar/data/jsonl.h"
 #include "mstar/error.h"
+#include "mstar/format.h"
 
 namespace mstar::algorithms {
 
@@ -215,29 +217,70 @@ void Sampler::restore(const Json& state) {
   begin_epoch();
 }
 
-BatchSampler::BatchSampler(const std::vector<Example>& examples, uint64_t seed, bool shuffle, bool balance_answers)
-    : balanced_(balance_answers) {
-  std::vector<int64_t> all, yes, no;
-  for (size_t i = 0; i < examples.size(); ++i) {
-    const auto id = static_cast<int64_t>(i);
-    all.push_back(id);
-    const std::string& a = examples[i].row.answer;
+int64_t LevelMix::rows_of(int64_t count) const {
+  return static_cast<int64_t>(std::llround(fraction * static_cast<double>(count)));
+}
+
+ParamSpec literal_mix_param() {
+  return ParamSpec::real("literal_mix").def(0.0).range(0, 1).describe(
+      "fraction of each batch drawn from the literal level's rows (loaded even when `levels` leaves them out); "
+      "keeps what GRPO on the other levels would cost the literal level");
+}
+
+LevelMix level_mix(const Params& params) {
+  LevelMix mix;
+  mix.fraction = params.get_float("literal_mix");
+  return mix;
+}
+
+std::vector<std::string> levels_with(std::vector<std::string> levels, const LevelMix& mix) {
+  if (mix.fraction > 0 && !levels.empty() && std::find(levels.begin(), levels.end(), mix.level) == levels.end())
+    levels.push_back(mix.level);
+  return levels;
+}
+
+BatchSampler::Pool BatchSampler::make_pool(const std::vector<Example>& examples, const std::vector<int64_t>& rows,
+                                           uint64_t seed, bool shuffle, bool balanced, const std::string& what) {
+  std::vector<int64_t> yes, no;
+  for (int64_t id : rows) {
+    const std::string& a = examples[static_cast<size_t>(id)].row.answer;
     if (a == "T" || a == "t") yes.push_back(id);
     else if (a == "F" || a == "f") no.push_back(id);
   }
-  if (balanced_ && (yes.empty() || no.empty()))
-    throw_bad_input("balance_answers: the data needs rows answered T and rows answered F (found " +
+  if (balanced && (yes.empty() || no.empty()))
+    throw_bad_input("balance_answers: the " + what + " need rows answered T and rows answered F (found " +
                     std::to_string(yes.size()) + " T and " + std::to_string(no.size()) + " F)");
-  all_ = Sampler(all, seed, shuffle);
-  if (balanced_) {
-    yes_ = Sampler(yes, seed ^ 0x5959ull, shuffle);
-    no_ = Sampler(no, seed ^ 0xA6A6ull, shuffle);
+  Pool p;
+  p.balanced = balanced;
+  p.all = Sampler(rows, seed, shuffle);
+  if (balanced) {
+    p.yes = Sampler(yes, seed ^ 0x5959ull, shuffle);
+    p.no = Sampler(no, seed ^ 0xA6A6ull, shuffle);
   }
+  return p;
 }
 
-std::vector<int64_t> BatchSampler::next(int64_t count) {
-  if (!balanced_) return all_.next(count);
-  const std::vector<int64_t> t = yes_.next((count + 1) / 2), f = no_.next(count / 2);
+BatchSampler::BatchSampler(const std::vector<Example>& examples, uint64_t seed, bool shuffle, bool balance_answers,
+                           const LevelMix& mix)
+    : mix_(mix) {
+  std::vector<int64_t> main, mixed;
+  for (size_t i = 0; i < examples.size(); ++i)
+    (mix_.fraction > 0 && examples[i].row.level == mix_.level ? mixed : main).push_back(static_cast<int64_t>(i));
+  if (mix_.fraction > 0 && mixed.empty())
+    throw_bad_input("literal_mix " + mstar::format("{}", mix_.fraction) + ": the data has no rows of level '" +
+                    mix_.level + "'");
+  if (mix_.fraction > 0 && mix_.fraction < 1 && main.empty())
+    throw_bad_input("literal_mix " + mstar::format("{}", mix_.fraction) + ": every row is of level '" + mix_.level +
+                    "'; nothing is left for the rest of the batch");
+  main_ = make_pool(examples, main, seed, shuffle, balance_answers, "rows");
+  if (!mixed.empty()) mixed_ = make_pool(examples, mixed, seed ^ 0x11E7ull, shuffle, balance_answers,
+                                         "rows of level '" + mix_.level + "'");
+}
+
+std::vector<int64_t> BatchSampler::Pool::next(int64_t count) {
+  if (count <= 0) return {};
+  if (!balanced) return all.next(count);
+  const std::vector<int64_t> t = yes.next((count + 1) / 2), f = no.next(count / 2);
   std::vector<int64_t> out;
   for (size_t i = 0; i < t.size(); ++i) {
     out.push_back(t[i]);
@@ -246,21 +289,40 @@ std::vector<int64_t> BatchSampler::next(int64_t count) {
   return out;
 }
 
-double BatchSampler::epoch() const {
-  if (!balanced_) return static_cast<double>(all_.epoch());
-  return static_cast<double>(std::max(yes_.epoch(), no_.epoch()));
+Json BatchSampler::Pool::state() const { return {{"all", all.state()}, {"yes", yes.state()}, {"no", no.state()}}; }
+
+void BatchSampler::Pool::restore(const Json& state) {
+  all.restore(state.at("all"));
+  if (balanced) {
+    yes.restore(state.at("yes"));
+    no.restore(state.at("no"));
+  }
 }
 
+std::vector<int64_t> BatchSampler::next(int64_t count) {
+  const int64_t mixed = mix_.fraction > 0 ? mix_.rows_of(count) : 0;
+  std::vector<int64_t> out = main_.next(count - mixed);
+  const std::vector<int64_t> extra = mixed_.next(mixed);
+  out.insert(out.end(), extra.begin(), extra.end());
+  return out;
+}
+
+double BatchSampler::epoch() const {
+  if (main_.all.size() == 0) return static_cast<double>(mixed_.all.epoch());
+  if (!main_.balanced) return static_cast<double>(main_.all.epoch());
+  return static_cast<double>(std::max(main_.yes.epoch(), main_.no.epoch()));
+}
+
+// Without a mix the state keeps its earlier form, so checkpoints resume.
 Json BatchSampler::state() const {
-  return {{"all", all_.state()}, {"yes", yes_.state()}, {"no", no_.state()}};
+  Json s = main_.state();
+  if (mix_.fraction > 0) s["mixed"] = mixed_.state();
+  return s;
 }
 
 void BatchSampler::restore(const Json& state) {
-  all_.restore(state.at("all"));
-  if (balanced_) {
-    yes_.restore(state.at("yes"));
-    no_.restore(state.at("no"));
-  }
+  main_.restore(state);
+  if (mix_.fraction > 0 && state.contains("mixed")) mixed_.restore(state.at("mixed"));
 }
 
 // ---- packing -------------------------------------------------------------------------------------

@@ -110,21 +110,50 @@ class Sampler {
   int64_t epoch_ = 0, position_ = 0;
 };
 
+// A fixed share of every batch drawn from one level's rows (`literal_mix`:
+// GRPO on the symbolic and implication levels alone costs the untrained
+// literal level several points; mixing literal statements back in keeps it).
+struct LevelMix {
+  std::string level = "literal";
+  double fraction = 0;  // of each batch, in [0, 1]; 0 = no mix
+  // round(fraction * count) rows of a batch of `count` come from the level.
+  int64_t rows_of(int64_t count) const;
+};
+// The `literal_mix` param (for the schema), and its value.
+ParamSpec literal_mix_param();
+LevelMix level_mix(const Params& params);
+// The levels to load: `levels`, plus the mixed level when a mix needs it and
+// `levels` would leave it out (empty `levels` keeps every level already).
+std::vector<std::string> levels_with(std::vector<std::string> levels, const LevelMix& mix);
+
 // Half the batch from rows answered T, half from rows answered F
 // (alternating), each pool with its own Sampler; or one Sampler over all
-// rows when not balanced.
+// rows when not balanced. With a mix, the mixed level's rows form a second
+// such pool that gives mix.rows_of(count) rows of each batch (after the
+// others), and the rest come from the other rows; each pool is seeded on its
+// own, so batches are a function of the seed.
 class BatchSampler {
  public:
-  BatchSampler(const std::vector<Example>& examples, uint64_t seed, bool shuffle, bool balance_answers);
+  BatchSampler(const std::vector<Example>& examples, uint64_t seed, bool shuffle, bool balance_answers,
+               const LevelMix& mix = {});
   std::vector<int64_t> next(int64_t count);
-  // Fractional epochs of the (larger) pool visited so far.
+  // Fractional epochs of the (larger) pool visited so far (the main rows').
   double epoch() const;
   Json state() const;
   void restore(const Json& state);
 
  private:
-  bool balanced_;
-  Sampler all_, yes_, no_;
+  struct Pool {
+    bool balanced = false;
+    Sampler all, yes, no;
+    std::vector<int64_t> next(int64_t count);
+    Json state() const;
+    void restore(const Json& state);
+  };
+  static Pool make_pool(const std::vector<Example>& examples, const std::vector<int64_t>& rows, uint64_t seed,
+                        bool shuffle, bool balanced, const std::string& what);
+  Pool main_, mixed_;
+  LevelMix mix_;
 };
 
 // Batches of rows for scoring: prompts left-padded, responses right-padded,

@@ -163,7 +163,7 @@ class Grpo {
     const PromptFormat format = prompt_format(p);
     ImageBank images(model->image_size());
     ExampleFilter filter;
-    filter.levels = c.levels;
+    filter.levels = levels_with(c.levels, c.literal_mix);
     filter.max_prompt_length = c.max_prompt_length;
     LoadReport report;
     const std::vector<Example> examples = load_examples(data_file(data_in, c.file), *model, images, format, filter, &report);
@@ -188,7 +188,7 @@ class Grpo {
         planned_steps(c.max_steps, c.epochs, static_cast<int64_t>(examples.size()), c.rollout_batch_size);
     const int64_t minis = (c.rollout_batch_size + c.global_batch_size - 1) / c.global_batch_size;
     Optimizer optimizer(trainable_parameters(*model), c.optim, total_steps * minis * c.ppo_epochs);
-    BatchSampler sampler(examples, ctx.seed(), c.shuffle, c.balance_answers);
+    BatchSampler sampler(examples, ctx.seed(), c.shuffle, c.balance_answers, c.literal_mix);
     PhaseTimer timer;
 
     LoopConfig loop;

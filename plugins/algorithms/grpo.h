@@ -31,6 +31,7 @@ struct GrpoConfig {
   std::string file;
   std::vector<std::string> levels;
   bool balance_answers = false;
+  LevelMix literal_mix;  // examples.h
   bool shuffle = true;
   int64_t max_prompt_length = 0;
   int64_t rollout_batch_size = 64;  // prompts per step

@@ -14,6 +14,7 @@ ParamSchema grpo_param_schema() {
   s.add(ParamSpec::string("file").def("tfq_lite.jsonl").describe(
        "T/F file of the data input (tfq_lite.jsonl is the TFQ-Data-Lite analog, tfq.jsonl the full set)"));
   add_prompt_params(s, "train on statements of these levels only (empty = all)");
+  s.add(literal_mix_param());
   s.add(ParamSpec::boolean("balance_answers").def(false).describe("half of each batch answered T, half F"))
       .add(ParamSpec::boolean("shuffle").def(true).describe("reshuffle the rows every epoch (seeded)"))
       .add(ParamSpec::integer("max_prompt_length").def(5500).range(0, 1 << 24).describe(
@@ -93,6 +94,7 @@ GrpoConfig grpo_config(const Params& p) {
   c.file = p.get_string("file");
   c.levels = string_list(p.get("levels"));
   c.balance_answers = p.get_bool("balance_answers");
+  c.literal_mix = level_mix(p);
   c.shuffle = p.get_bool("shuffle");
   c.max_prompt_length = p.get_int("max_prompt_length");
   c.rollout_batch_size = p.get_int("rollout_batch_size");

@@ -19,16 +19,6 @@ namespace {
 
 using OrderedJson = nlohmann::ordered_json;
 
-bool less_key(const std::vector<Value>& a, const std::vector<Value>& b) {
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    const int c = compare_for_sort(a[i], b[i]);
-    if (c) return c < 0;
-  }
-  return a.size() < b.size();
-}
-
-bool same_key(const std::vector<Value>& a, const std::vector<Value>& b) { return !less_key(a, b) && !less_key(b, a); }
-
 bool has(const std::vector<Agg>& aggs, Agg a) { return std::find(aggs.begin(), aggs.end(), a) != aggs.end(); }
 
 // "0.5123 ± 0.0131 (n=3)": the requested aggregates in one cell.
@@ -85,16 +75,21 @@ struct Group {
   std::vector<size_t> rows;
 };
 
-std::vector<Group> group_runs(const std::vector<const std::vector<Value>*>& key_columns, size_t n) {
+// Groups in axis order (S, M, L as the sweep lists them).
+std::vector<Group> group_runs(Results& res, const std::vector<Field>& fields,
+                              const std::vector<const std::vector<Value>*>& key_columns, size_t n) {
   std::vector<std::vector<Value>> keys(n);
   for (size_t r = 0; r < n; ++r)
     for (const auto* col : key_columns) keys[r].push_back((*col)[r]);
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return less_key(keys[a], keys[b]); });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return res.less_on_axes(fields, keys[a], keys[b]); });
   std::vector<Group> groups;
   for (size_t r : order) {
-    if (groups.empty() || !same_key(groups.back().key, keys[r])) groups.push_back({keys[r], {}});
+    const bool same = !groups.empty() && !res.less_on_axes(fields, groups.back().key, keys[r]) &&
+                      !res.less_on_axes(fields, keys[r], groups.back().key);
+    if (!same) groups.push_back({keys[r], {}});
     groups.back().rows.push_back(r);
   }
   return groups;
@@ -143,13 +138,10 @@ Table per_run_table(Results& res, const TableSpec& spec, const std::vector<Field
     for (const auto* col : cols) row.push_back((*col)[r]);
     t.rows.push_back(std::move(row));
   }
-  if (spec.sort.empty()) {  // by the param columns, left to right
-    const size_t first = 2, last = 2 + columns.size();
+  if (spec.sort.empty()) {  // by the param columns, left to right, in axis order
     std::stable_sort(t.rows.begin(), t.rows.end(), [&](const auto& a, const auto& b) {
-      for (size_t c = first; c < last; ++c) {
-        const int cmp = compare_for_sort(a[c], b[c]);
-        if (cmp) return cmp < 0;
-      }
+      for (size_t c = 0; c < columns.size(); ++c)
+        if (const int cmp = res.compare_on_axis(columns[c], a[2 + c], b[2 + c])) return cmp < 0;
       return false;
     });
   }
@@ -175,7 +167,7 @@ Table grouped_table(Results& res, const TableSpec& spec, const std::vector<Field
       }
       for (Agg a : aggs) t.columns.push_back(m.label() + ":" + std::string(to_string(a)));
     }
-    for (const Group& g : group_runs(key_cols, n)) {
+    for (const Group& g : group_runs(res, keys, key_cols, n)) {
       std::vector<Value> row = g.key;
       row.push_back(static_cast<double>(g.rows.size()));
       for (const auto* col : metric_cols) {
@@ -199,12 +191,9 @@ Table grouped_table(Results& res, const TableSpec& spec, const std::vector<Field
   std::vector<const std::vector<Value>*> row_cols;
   for (const Field& f : row_keys) row_cols.push_back(&res.column(f));
   const std::vector<Value>& pivot_col = res.column(pivot);
-  std::vector<Value> pivot_values = pivot_col;
-  std::sort(pivot_values.begin(), pivot_values.end(),
-            [](const Value& a, const Value& b) { return compare_for_sort(a, b) < 0; });
-  pivot_values.erase(std::unique(pivot_values.begin(), pivot_values.end(),
-                                 [](const Value& a, const Value& b) { return compare_for_sort(a, b) == 0; }),
-                     pivot_values.end());
+  std::vector<Value> pivot_values = res.axis_values(pivot);
+  if (std::any_of(pivot_col.begin(), pivot_col.end(), [](const Value& v) { return is_missing(v); }))
+    pivot_values.emplace_back();  // a column for the runs without the param, last
   for (const Field& f : row_keys) t.columns.push_back(f.label());
   for (const Value& pv : pivot_values) {
     const std::string head = pivot.label() + "=" + (is_missing(pv) ? "-" : to_text(pv));
@@ -218,7 +207,7 @@ Table grouped_table(Results& res, const TableSpec& spec, const std::vector<Field
         t.columns.push_back(head + (metrics.size() > 1 ? what + ":" : " ") + std::string(to_string(a)));
     }
   }
-  for (const Group& g : group_runs(row_cols, n)) {
+  for (const Group& g : group_runs(res, row_keys, row_cols, n)) {
     std::vector<Value> row = g.key;
     for (const Value& pv : pivot_values) {
       std::vector<size_t> rows;
@@ -233,6 +222,30 @@ Table grouped_table(Results& res, const TableSpec& spec, const std::vector<Field
         for (Agg a : aggs) row.push_back(rows.empty() ? Value() : Value(stat(s, a)));
       }
     }
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+// The grouped table turned a quarter: a row per metric, a column per group.
+Table metric_rows_table(Results& res, const TableSpec& spec, const std::vector<Field>& metrics) {
+  TableSpec cells = spec;
+  cells.text_cells = true;
+  const Table wide = grouped_table(res, cells, metrics);
+  const size_t keys = parse_fields(spec.group_by, BareName::Param).size();
+  Table t;
+  t.columns = {"metric"};
+  for (const auto& row : wide.rows) {
+    std::string head;
+    for (size_t k = 0; k < keys; ++k) {
+      const std::string value = is_missing(row[k]) ? "-" : to_text(row[k], 6);
+      head += (k ? ", " : "") + (keys > 1 ? wide.columns[k] + "=" + value : value);
+    }
+    t.columns.push_back(head);
+  }
+  for (size_t c = keys; c < wide.columns.size(); ++c) {
+    std::vector<Value> row = {wide.columns[c]};
+    for (const auto& w : wide.rows) row.push_back(w[c]);
     t.rows.push_back(std::move(row));
   }
   return t;
@@ -264,6 +277,11 @@ Table results_table(Results& res, const TableSpec& spec) {
   std::vector<Field> metrics =
       spec.metrics.empty() ? res.summary_fields() : parse_fields(spec.metrics, BareName::Metric);
   Table t;
+  if (spec.metric_rows) {
+    if (spec.group_by.empty()) throw_bad_input("--metric-rows needs --group-by (the groups become the columns)");
+    if (!spec.pivot.empty() || !spec.sort.empty()) throw_bad_input("--metric-rows goes with neither --pivot nor --sort");
+    return metric_rows_table(res, spec, metrics);
+  }
   if (spec.group_by.empty() && spec.pivot.empty()) {
     t = per_run_table(res, spec, metrics);
   } else {

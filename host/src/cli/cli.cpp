@@ -23,6 +23,8 @@ const std::vector<Command>& commands() {
       {"diff", "compare two runs: differing params and summary metric deltas", cmd_diff},
       {"plot", "draw an SVG chart: line (scaling, with CI bands), bar (ablations), curve (learning curves)", cmd_plot},
       {"report", "write a self-contained HTML report of a sweep (tables, pivots, plots, curves)", cmd_report},
+      {"claims", "the paper's claims against the registry's measurements: agree / disagree / within noise",
+       cmd_claims},
       {"export", "export trials (params + summaries) or metric points as csv / jsonl", cmd_export},
       {"registry",
        "raw read-only SQL on the registry (registry sql \"SELECT ...\"), schema, integrity check, copy SQLite <-> "

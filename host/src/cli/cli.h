@@ -65,6 +65,7 @@ int cmd_diff(const Args&);
 int cmd_export(const Args&);
 int cmd_plot(const Args&);
 int cmd_report(const Args&);
+int cmd_claims(const Args&);
 int cmd_registry(const Args&);
 // The dashboard (cmd_serve.cpp, serve/).
 int cmd_serve(const Args&);

@@ -187,4 +187,29 @@ int cmd_report(const Args& args) {
   return 0;
 }
 
+int cmd_claims(const Args& args) {
+  po::options_description desc("claims options");
+  StoreOptions so;
+  std::string file, format;
+  so.add_to(desc, false, false);
+  desc.add_options()("file", po::value(&file)->required(), "the claims file (docs/paper_claims.tsv)")(
+      "format,f", po::value(&format)->default_value("table"), "table, markdown, csv or json");
+  po::positional_options_description pos;
+  pos.add("file", 1);
+  po::variables_map vm;
+  if (!parse(args, "mstar claims FILE [--format table|markdown|csv|json]",
+             "Measures each claim of the claims file in the registry (a difference over seeds, paired run by run "
+             "or between two groups of runs) and gives the verdict by one rule: agree = the paper's direction with "
+             "a 95% CI excluding 0, disagree = the opposite direction with a CI excluding 0, otherwise within "
+             "noise (or not measurable with one seed, not run without the sweep). See docs/results-cli.md.",
+             "mstar claims docs/paper_claims.tsv --format markdown", desc, &pos, vm))
+    return 0;
+  const registry::Format fmt = registry::parse_format(
+      format, {registry::Format::Table, registry::Format::Markdown, registry::Format::Csv, registry::Format::Json});
+  const std::vector<registry::Claim> claims = registry::read_claims(file);
+  auto reg = open_registry_ro(so);
+  std::cout << registry::render(registry::claims_table(*reg, claims), fmt);
+  return 0;
+}
+
 }  // namespace mstar::cli

@@ -58,7 +58,7 @@ int cmd_results(const Args& args) {
   StoreOptions so;
   std::vector<std::string> targets, group_by, metrics, columns;
   std::string where, agg, sort, pivot, format;
-  bool desc_order = false;
+  bool desc_order = false, metric_rows = false;
   size_t limit = 0;
   so.add_to(desc, false, false);
   desc.add_options()("target", po::value(&targets)->composing(), "sweeps (name or id) or runs (id prefix); none: all")(
@@ -71,7 +71,9 @@ int cmd_results(const Args& args) {
       "pivot,p", po::value(&pivot), "a param whose values become columns (the ablation table of a paper)")(
       "columns,c", po::value(&columns)->composing(), "columns per run when not grouping (default: the swept params)")(
       "sort,s", po::value(&sort), "sort by a column or field; a leading '-' sorts descending (--sort=-eval.acc)")(
-      "desc", po::bool_switch(&desc_order), "sort descending")("limit,n", po::value(&limit)->default_value(0),
+      "desc", po::bool_switch(&desc_order), "sort descending")(
+      "metric-rows", po::bool_switch(&metric_rows),
+      "grouped: a row per metric and a column per group (many metrics, few groups)")("limit,n", po::value(&limit)->default_value(0),
                                                                "at most N rows (0: all)")(
       "format,f", po::value(&format)->default_value("table"), "table, csv, json or markdown");
   po::positional_options_description pos;
@@ -79,7 +81,7 @@ int cmd_results(const Args& args) {
   po::variables_map vm;
   if (!parse(args,
              "mstar results [SWEEP|RUN...] [--where EXPR] [--group-by KEYS] [--metric KEYS] [--agg LIST] "
-             "[--pivot PARAM] [--sort KEY] [--limit N] [--format table|csv|json|markdown]",
+             "[--pivot PARAM | --metric-rows] [--sort KEY] [--limit N] [--format table|csv|json|markdown]",
              "Answers questions about runs: filters them with an expression over params, summary metrics, series "
              "selectors (@max, @last, @step=N) and run fields (status, created, ...), and aggregates replicate "
              "seeds (mean, std, 95% CI) per group. See docs/results-cli.md for the expression language.",
@@ -101,6 +103,7 @@ int cmd_results(const Args& args) {
   }
   spec.limit = limit;
   spec.pivot = pivot;
+  spec.metric_rows = metric_rows;
   spec.text_cells = !pivot.empty() && (fmt == Format::Table || fmt == Format::Markdown);
   const registry::Filter filter = registry::Filter::parse(where, "--where");
   auto reg = open_registry_ro(so);

@@ -41,7 +41,7 @@ void WorldConfig::validate() const {
 }
 
 Json WorldConfig::to_json() const {
-  return Json{{"seed", seed},
+  Json out{{"seed", seed},
               {"image_size", image_size},
               {"glyphs", culture.glyphs},
               {"concepts", culture.concepts},
@@ -65,6 +65,15 @@ Json WorldConfig::to_json() const {
               {"statements_min", statements_min},
               {"statements_max", statements_max},
               {"sft_source", sft_from_lite ? "lite" : "full"}};
+  // Only when not the default: worlds made before the knob keep their bytes.
+  if (!pretrain_tfq || pretrain_mcq || pretrain_osq) {
+    Json formats = Json::array();
+    if (pretrain_tfq) formats.push_back("tfq");
+    if (pretrain_mcq) formats.push_back("mcq");
+    if (pretrain_osq) formats.push_back("osq");
+    out["pretrain_formats"] = formats;
+  }
+  return out;
 }
 
 ParamSchema world_param_schema() {
@@ -109,6 +118,9 @@ ParamSchema world_param_schema() {
   s.add(ParamSpec::enumeration("pretrain_selection", {"words", "kinds"}).def("kinds")
             .describe("how pretrain.jsonl picks them: kinds = each kind of literal statement about equally often; "
                       "words = as tfq.jsonl does (balances words only, which favours short statements)"));
+  s.add(ParamSpec::list("pretrain_formats", "string").def(Json::array({"tfq"}))
+            .describe("answer formats train/pretrain.jsonl teaches on literal content: tfq (T/F statements), mcq (six "
+                      "literal options, a letter answer), osq (a one-sentence answer); e.g. [tfq, mcq, osq]"));
   s.add(ParamSpec::integer("statements_min").def(d.statements_min).range(1, 30)
             .describe("fewest T/F statements per image"));
   s.add(ParamSpec::integer("statements_max").def(d.statements_max).range(1, 30)
@@ -146,6 +158,16 @@ WorldConfig world_config_from_params(const Json& p, uint64_t node_seed) {
   c.pretrain_statements = get_int("pretrain_statements", c.pretrain_statements);
   if (p.contains("pretrain_selection") && p["pretrain_selection"].is_string())
     c.pretrain_by_kind = p["pretrain_selection"] == "kinds";
+  if (p.contains("pretrain_formats") && p["pretrain_formats"].is_array()) {
+    c.pretrain_tfq = c.pretrain_mcq = c.pretrain_osq = false;
+    for (const Json& f : p["pretrain_formats"]) {
+      const std::string name = f.is_string() ? f.get<std::string>() : f.dump();
+      if (name == "tfq") c.pretrain_tfq = true;
+      else if (name == "mcq") c.pretrain_mcq = true;
+      else if (name == "osq") c.pretrain_osq = true;
+      else throw_bad_input("implication_world: pretrain_formats: unknown format '" + name + "'; use tfq, mcq or osq");
+    }
+  }
   c.statements_min = get_int("statements_min", c.statements_min);
   c.statements_max = get_int("statements_max", c.statements_max);
   c.sft_from_lite = p.contains("sft_source") && p["sft_source"] == "lite";
@@ -379,8 +401,9 @@ GenerationReport generate_world(const WorldConfig& config, const fs::path& out, 
         row.update({{"kind", "caption"}, {"problem", "<image> describe the image."}, {"answer", cap}, {"response", cap}});
         files.add("train/pretrain.jsonl", row);
         Rng rng(stream_seed(seed, {5, g.id, i}));
-        for (const Candidate& c :
-             selector.select(candidate_statements(s, culture, rng, true), config.pretrain_statements, {Level::Literal})) {
+        for (const Candidate& c : config.pretrain_tfq ? selector.select(candidate_statements(s, culture, rng, true),
+                                                                        config.pretrain_statements, {Level::Literal})
+                                                      : std::vector<Candidate>{}) {
           const std::string answer = c.truth ? "T" : "F";
           Json lit = row_base(g, i, next_id());
           lit.update({{"kind", "literal"},
@@ -403,6 +426,21 @@ GenerationReport generate_world(const WorldConfig& config, const fs::path& out, 
         for (const Json& reveal : detail::culture_reveal_tasks(s, culture)) {
           Json q = row_base(g, i, next_id());
           q.update(reveal);
+          files.add("train/pretrain.jsonl", q);
+        }
+        Rng format_rng(stream_seed(seed, {7, g.id, i}));  // its own stream: the rows above stay as they were
+        if (config.pretrain_mcq) {
+          Json mcq = detail::literal_mcq_task(s, culture, format_rng);
+          if (!mcq.is_null()) {
+            Json q = row_base(g, i, next_id());
+            q.update(mcq);
+            files.add("train/pretrain.jsonl", q);
+          }
+        }
+        if (config.pretrain_osq) {
+          Json q = row_base(g, i, next_id());
+          q.update({{"kind", "osq"}, {"level", "literal"}, {"problem", detail::kLiteralOsqPrompt},
+                    {"answer", cap}, {"response", cap}});
           files.add("train/pretrain.jsonl", q);
         }
       }

@@ -79,6 +79,28 @@ Json mcq_task(const Scene& s, const Culture& culture, Rng& rng) {
               {"answer_text", message(s, culture, false)}};
 }
 
+Json literal_mcq_task(const Scene& s, const Culture& culture, Rng& rng) {
+  std::vector<std::string> truths, falses;
+  std::set<std::string> seen;
+  for (const Candidate& c : candidate_statements(s, culture, rng, true)) {
+    if (c.claim.level() != Level::Literal || !seen.insert(c.text).second) continue;
+    (c.truth ? truths : falses).push_back(c.text);
+  }
+  if (truths.empty() || falses.size() < 5) return nullptr;
+  rng.shuffle(falses);
+  std::vector<std::pair<std::string, bool>> options{{rng.pick(truths), true}};
+  for (size_t i = 0; i < 5; ++i) options.push_back({falses[i], false});
+  rng.shuffle(options);
+  std::string problem = "<image> which statement is true of the image?", answer;
+  for (size_t i = 0; i < options.size(); ++i) {
+    const char letter = static_cast<char>('A' + i);
+    problem += std::string("\n") + letter + ". " + options[i].first;
+    if (options[i].second) answer = std::string(1, letter);
+  }
+  return Json{{"kind", "mcq"}, {"level", "literal"}, {"problem", problem}, {"answer", answer},
+              {"response", "<answer> " + answer + " </answer>"}};
+}
+
 Json osq_task(const Scene& s, const Culture& culture) {
   auto side = [&](Role r) -> Json {
     const int g = s.glyph_of(r);

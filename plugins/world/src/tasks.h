@@ -18,6 +18,13 @@ inline constexpr const char* kTfqPrompt = "<image> true or false: ";
 // of the options appears equally often: no "odd one out" betrays the answer.
 // Null when the world has too few concepts or relations for six options.
 Json mcq_task(const Scene& s, const Culture& culture, Rng& rng);
+// The MCQ format on literal content, for the pretraining corpus: "which
+// statement is true of the image?" with one true and five false literal
+// statements as options A-F; answer the letter, response "<answer> C </answer>"
+// (the MCQ benchmark's choice_format). Null when the scene has too few.
+Json literal_mcq_task(const Scene& s, const Culture& culture, Rng& rng);
+// The OSQ format on literal content: answered by the caption, in one sentence.
+inline constexpr const char* kLiteralOsqPrompt = "<image> what does this image show? answer in one sentence.";
 // Open question: reference sentence plus the facts a judge scores against.
 Json osq_task(const Scene& s, const Culture& culture);
 // Count, colour, position and identity questions with short answers.

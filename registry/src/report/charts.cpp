@@ -15,29 +15,28 @@ struct Group {
   std::vector<size_t> rows;
 };
 
-bool less_key(const std::vector<Value>& a, const std::vector<Value>& b) {
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
-    if (const int c = compare_for_sort(a[i], b[i])) return c < 0;
-  return false;
-}
-
 std::vector<Field> fields_of(const std::vector<std::string>& names, BareName bare) {
   std::vector<Field> out;
   for (const auto& n : names) out.push_back(parse_field(n, bare));
   return out;
 }
 
+// Groups in axis order, so that legends read S, M, L as the sweep lists them.
 std::vector<Group> group_rows(Results& res, const std::vector<Field>& fields) {
   std::vector<const std::vector<Value>*> cols;
   for (const Field& f : fields) cols.push_back(&res.column(f));
-  std::map<std::vector<Value>, std::vector<size_t>, decltype(&less_key)> groups(&less_key);
-  for (size_t r = 0; r < res.runs().size(); ++r) {
-    std::vector<Value> key;
-    for (const auto* c : cols) key.push_back((*c)[r]);
-    groups[key].push_back(r);
-  }
+  std::vector<std::vector<Value>> keys(res.runs().size());
+  for (size_t r = 0; r < keys.size(); ++r)
+    for (const auto* c : cols) keys[r].push_back((*c)[r]);
+  std::vector<size_t> order(keys.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return res.less_on_axes(fields, keys[a], keys[b]); });
   std::vector<Group> out;
-  for (auto& [key, rows] : groups) out.push_back({key, rows});
+  for (size_t r : order) {
+    if (out.empty() || res.less_on_axes(fields, out.back().key, keys[r])) out.push_back({keys[r], {}});
+    out.back().rows.push_back(r);
+  }
   return out;
 }
 
@@ -75,16 +74,6 @@ void add_point(plot::Series& s, double x, const std::vector<Value>& y, const std
   const double half = band == Band::Ci95 ? st.ci95 : band == Band::Std ? st.std : std::nan("");
   s.lo.push_back(st.mean - half);
   s.hi.push_back(st.mean + half);
-}
-
-std::vector<Value> distinct(std::vector<Value> values) {
-  values.erase(std::remove_if(values.begin(), values.end(), [](const Value& v) { return is_missing(v); }),
-               values.end());
-  std::sort(values.begin(), values.end(), [](const Value& a, const Value& b) { return compare_for_sort(a, b) < 0; });
-  values.erase(std::unique(values.begin(), values.end(),
-                           [](const Value& a, const Value& b) { return compare_for_sort(a, b) == 0; }),
-               values.end());
-  return values;
 }
 
 }  // namespace
@@ -135,7 +124,7 @@ plot::BarChart bar_chart(Results& res, const ChartSpec& spec) {
   chart.x_label = xf.label();
   chart.y_label = yf.label() + band_suffix(spec.band);
   chart.legend_title = joined_labels(gf);
-  const std::vector<Value> cats = distinct(xs);
+  const std::vector<Value> cats = res.axis_values(xf);
   for (const Value& c : cats) chart.categories.push_back(to_text(c, 6));
   for (const Group& g : group_rows(res, gf)) {
     plot::Series s;

@@ -24,6 +24,8 @@
 #include <variant>
 #include <vector>
 
+#include "mstar/json.h"
+
 namespace mstar::registry {
 
 class Registry;
@@ -196,6 +198,17 @@ class Results {
   };
   const std::vector<Curve>& curves(const std::string& node, const std::string& key);
 
+  // The order of values on an axis. A categorical param (string values)
+  // keeps the order in which the selected runs' sweeps list its values
+  // (grid: {size: [S, M, L]} gives S, M, L; not alphabetical); strings no
+  // sweep lists come after, alphabetically. Numbers, bools and other fields
+  // keep compare_for_sort's order.
+  int compare_on_axis(const Field& field, const Value& a, const Value& b);
+  // Lexicographic over fields[i] / a[i] / b[i] with compare_on_axis.
+  bool less_on_axes(const std::vector<Field>& fields, const std::vector<Value>& a, const std::vector<Value>& b);
+  // The distinct non-missing values of `field` among the selected runs, in axis order.
+  std::vector<Value> axis_values(const Field& field);
+
  private:
   struct Scope;
   std::vector<Value> load(const Field& field);
@@ -208,6 +221,9 @@ class Results {
   std::map<std::string, std::vector<Value>> columns_;
   std::map<std::string, std::vector<std::string>> cache_keys_;
   std::map<std::pair<std::string, std::string>, std::vector<Curve>> curves_;
+  std::map<std::string, std::map<std::string, size_t>> axis_ranks_;  // param key -> value -> position
+  std::vector<Json> sweep_configs_;
+  bool sweep_configs_loaded_ = false;
 };
 
 // ---------------------------------------------------------------- tables
@@ -240,6 +256,10 @@ struct TableSpec {
   // (n=3)", for reading), false = one numeric column per metric and aggregate
   // (for sorting, CSV and JSON).
   bool text_cells = false;
+  // Grouped: one row per metric and one text column per group ("runs"
+  // first), for studies with many metrics and few groups: a reader does not
+  // scroll sideways through 24 columns. Not with a pivot or a sort.
+  bool metric_rows = false;
 };
 
 // Ungrouped: one row per run (run, status, columns, metrics). Grouped: one row

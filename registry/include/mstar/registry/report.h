@@ -4,6 +4,7 @@
 // scripts, no network).
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,35 @@ struct CurveSpec {
   std::string title;
 };
 plot::LineChart curve_chart(Results& results, const CurveSpec& spec);
+
+// ---------------------------------------------------------------- paper claims
+
+// One claim of the paper and the measurement that tests it (a line of
+// docs/paper_claims.tsv): `metric` over the runs of `sweep` passing `where`,
+// minus `baseline` (if any) over the runs passing `baseline_where`. With no
+// baseline_where the difference is paired, run by run; with one, it is the
+// difference of the two groups' means (Welch). `direction` is the sign the
+// paper reports: +1 (a gain) or -1 (a loss).
+struct Claim {
+  std::string id, text, paper, citation, sweep, metric, where, baseline, baseline_where;
+  int direction = +1;
+  size_t line = 0;
+};
+// Tab-separated: id, claim, paper figure, citation, sweep, metric, where,
+// baseline, baseline_where, direction (+ or -); "-" for an empty field; '#'
+// starts a comment line. Error(BadInput) naming the file, line and column.
+std::vector<Claim> read_claims(const std::filesystem::path& tsv);
+
+// The rule: a 95% CI (half-width ci95 around mean) that excludes 0 decides
+// agree (same sign as `direction`) or disagree (opposite sign); an interval
+// containing 0 is "within noise", and fewer than two values (ci95 NaN) are
+// "not measurable at this scale".
+std::string claim_verdict(double mean, double ci95, int direction);
+
+// One row per claim: claim, paper (figure and citation), ours (mean ± CI,
+// n, what was measured), verdict. Sweeps missing from the registry read
+// "not run".
+Table claims_table(Registry& reg, const std::vector<Claim>& claims);
 
 struct ReportOptions {
   std::vector<std::string> targets;  // sweeps or runs; usually one sweep

@@ -30,6 +30,13 @@ struct WorldConfig {
   int pretrain_images = 0;  // extra images only for pretrain.jsonl
   int pretrain_statements = 6;   // literal T/F statements per image in pretrain.jsonl
   bool pretrain_by_kind = true;  // pick them kind by kind, not by words alone (docs/data.md)
+  // Answer formats pretrain.jsonl teaches on literal content (pretrain_formats):
+  // tfq = the T/F statements above; mcq = one "which statement is true" row per
+  // image with six literal options, answered "<answer> C </answer>" as the MCQ
+  // benchmark scores; osq = one "what does this image show? answer in one
+  // sentence." row answered by the caption. The formats of the benchmarks,
+  // never a meaning: MCQ and OSQ measure something before RL.
+  bool pretrain_tfq = true, pretrain_mcq = false, pretrain_osq = false;
   int statements_min = 5;
   int statements_max = 10;
   bool sft_from_lite = false;  // sft.jsonl from tfq_lite rows instead of tfq rows
