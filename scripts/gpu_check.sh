@@ -270,7 +270,7 @@ EOF
 stage_build() {  # ROOT BUILD
   root_env "$1"
   local targets
-  targets="backbone_bench $(gpu_test_targets "$2") ${GPU_CHECK_TARGETS:-}"
+  targets="backbone_bench qwen_compare $(gpu_test_targets "$2") ${GPU_CHECK_TARGETS:-}"
   echo "build: targets $targets"
   # shellcheck disable=SC2086
   cmake --build "$2" -j "$(nproc)" --target $targets
@@ -298,6 +298,22 @@ stage_bench() {  # ROOT BUILD
   fi
   [ -x "$bench" ] || { echo "no $bench (the build stage did not make it)"; return 1; }
   "$bench" "${args[@]}"
+}
+
+# Qwen2.5-VL on the GPU against transformers in the same run (bench/qwen_compare.py):
+# a 3B-shaped random checkpoint built here in bf16 (save_pretrained), sampling
+# tokens/s and the training step's MFU on both sides.
+stage_qwen() {  # ROOT BUILD
+  root_env "$1"
+  local bin="$2/bench/qwen_compare"
+  [ -x "$bin" ] || { echo "no $bin (the build stage did not make it)"; return 1; }
+  if ! python3 -c 'import transformers, safetensors, PIL' 2>/dev/null; then
+    echo "qwen bench skipped: python3 here cannot import transformers (with safetensors and Pillow), which builds"
+    echo "the checkpoint (save_pretrained) and is the baseline; the device machine has no package registry"
+    return 0
+  fi
+  python3 "$repo/bench/qwen_compare.py" --binary "$bin" --shape 3b --device cuda --dtype bfloat16 \
+    --threads "$(nproc)" --rounds 1 --reps 2 --batch 8 --train-batch 4 --image-size 224 --peak-tflops auto
 }
 
 cmd_run() {
@@ -367,8 +383,10 @@ cmd_run() {
   grep -h 'DIFFERS' "$out/facts.log" | sed 's/^/- /' >>"$scratch/notes" || true
   if ! run_stage unpack 60 bash "$self" unpack "$debs" "$scratch/root"; then
     skip configure "unpack failed"; skip build "unpack failed"; skip tests "unpack failed"; skip bench "unpack failed"
+    skip qwen "unpack failed"
   elif ! run_stage configure 120 bash "$self" configure "$scratch/root" "$build" python3; then
     skip build "configure failed"; skip tests "configure failed"; skip bench "configure failed"
+    skip qwen "configure failed"
   else
     run_stage build 600 bash "$self" _build "$scratch/root" "$build" || true
     local left=$((deadline - $(date +%s)))
@@ -378,6 +396,9 @@ cmd_run() {
       "$out/tests.log" >>"$scratch/notes" 2>/dev/null || true
     run_stage bench 600 bash "$self" _bench "$scratch/root" "$build" || true
     sed -n 's/^\(backbone_bench on the .*\)/- \1/p' "$out/bench.log" >>"$scratch/notes" 2>/dev/null || true
+    run_stage qwen 300 bash "$self" _qwen "$scratch/root" "$build" || true
+    sed -n -e 's/^\(qwen bench skipped.*\)/- \1/p' -e 's/^\(sampling tokens.*\|training MFU.*\)/- qwen: \1/p' \
+      "$out/qwen.log" >>"$scratch/notes" 2>/dev/null || true
   fi
   write_report
   echo "gpu_check: report in $out/gpu_report.md"
@@ -395,5 +416,6 @@ case "${1:-}" in
   _build) shift; stage_build "$@" ;;
   _tests) shift; stage_tests "$@" ;;
   _bench) shift; stage_bench "$@" ;;
+  _qwen) shift; stage_qwen "$@" ;;
   *) echo "usage: gpu_check.sh pack [DIR] | unpack DEBS ROOT | configure ROOT BUILD [PYTHON] | run [OUT]" >&2; exit 2 ;;
 esac

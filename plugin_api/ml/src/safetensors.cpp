@@ -332,6 +332,23 @@ torch::Tensor MappedSafeTensors::tensor(const std::string& name) const {
   throw_bad_input("safetensors file " + impl_->file.string() + ": no tensor '" + name + "'");
 }
 
+namespace {
+
+// Drops a copied tensor's pages of the mapping from the process: touched
+// pages of a file mapping count in its RSS until unmapped, so a shard's
+// pages would stay in it beside the loaded model (peak RSS 1.5x a 3B
+// checkpoint's bytes instead of ~1.1x). The page cache keeps them; the
+// mapping is read-only and private, so nothing is lost. Only whole pages
+// inside the tensor go: a page shared with a neighbour stays mapped.
+void release_pages(const torch::Tensor& src) {
+  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(src.data_ptr());
+  const uintptr_t first = (begin + page - 1) / page * page, last = (begin + src.nbytes()) / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
+}  // namespace
+
 void load_checkpoint_into(const fs::path& dir, const NamedTensors& targets,
                           const std::function<std::string(const std::string&)>& rename) {
   const fs::path single = dir / "model.safetensors", index_file = dir / "model.safetensors.index.json";
@@ -396,6 +413,7 @@ void load_checkpoint_into(const fs::path& dir, const NamedTensors& targets,
                         " but the model expects " + shape_text(target.sizes().vec()));
       torch::Tensor dst = target;  // shares storage with the target
       dst.copy_(src);
+      release_pages(src);
     }
   }
 }
