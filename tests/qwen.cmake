@@ -4,6 +4,7 @@
 if(MSTAR_WITH_TORCH AND TARGET qwen2_5_vl_objects)
   mstar_test(qwen2_5_vl_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/qwen2_5_vl_test.cpp
              ${CMAKE_CURRENT_LIST_DIR}/qwen2_5_vl_tfq_test.cpp ${CMAKE_CURRENT_LIST_DIR}/qwen2_5_vl_experiment_test.cpp
+             ${CMAKE_CURRENT_LIST_DIR}/qwen2_5_vl_lora_test.cpp
              LIBRARIES qwen2_5_vl_objects mstar::ml)
   target_precompile_headers(qwen2_5_vl_test PRIVATE <torch/torch.h>)
   target_compile_definitions(qwen2_5_vl_test PRIVATE MSTAR_PYTHON="${CMAKE_SOURCE_DIR}/.venv/bin/python")

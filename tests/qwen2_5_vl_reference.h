@@ -42,8 +42,8 @@ inline const Reference& reference() {
     if (fs::exists(dir / "index.json")) return Reference{dir, ""};
     const std::string python = MSTAR_PYTHON;
     if (python.empty() || !fs::exists(python)) return Reference{{}, "no Python interpreter with the venv (" + python + ")"};
-    if (std::system((python + " -c 'import transformers, PIL, safetensors' >/dev/null 2>&1").c_str()) != 0)
-      return Reference{{}, python + " cannot import transformers, PIL and safetensors (run scripts/setup or pip install)"};
+    if (std::system((python + " -c 'import transformers, peft, PIL, safetensors' >/dev/null 2>&1").c_str()) != 0)
+      return Reference{{}, python + " cannot import transformers, peft, PIL and safetensors (run scripts/setup or pip install)"};
     // ctest -j runs tests of this binary in parallel processes: each writes its own copy, the first rename wins.
     const fs::path tmp = dir.string() + ".tmp" + std::to_string(::getpid());
     fs::remove_all(tmp);

@@ -27,7 +27,11 @@ class LoadNode {
         "plugin_library, MSTAR_PLUGIN_PATH, or as libmstar_<architecture>.so among the built-in plugins.";
     i.params.add(ParamSpec::path("path").describe("checkpoint directory, relative to the working directory"))
         .add(ParamSpec::string("device").def("").describe("device of the published model; \"\" = the checkpoint's"))
-        .add(ParamSpec::string("dtype").def("").describe("dtype of the published model; \"\" = the checkpoint's"));
+        .add(ParamSpec::string("dtype").def("").describe("dtype of the published model; \"\" = the checkpoint's"))
+        .add(ParamSpec::map("options").def(Json::object()).describe(
+            "options of the backbone family, handed to its loader (qwen2_5_vl: lora_rank, lora_alpha, lora_dropout, "
+            "lora_target_modules, lora_init, gradient_checkpointing, min_pixels, max_pixels, image_size; "
+            "docs/qwen2_5_vl.md)"));
     i.outputs = {{"", "backbone", "model.safetensors, config.json, tokenizer.json"}};
     i.examples = {"base: {plugin: backbone/load, params: {path: models/tiny_vlm-qwen-S-literal}}"};
     return i;
@@ -38,6 +42,7 @@ class LoadNode {
     ml::LoadOptions options;
     options.device = p.get_string("device");
     options.dtype = p.get_string("dtype");
+    options.backbone_options = p.get("options");
     options.plugin_dirs = {ml::library_of(reinterpret_cast<const void*>(&LoadNode::info)).parent_path()};
     std::unique_ptr<ml::Backbone> model = ml::load_backbone(std::filesystem::path(p.get_string("path")), options);
     // Saved again rather than copied: config.json then names this machine's

@@ -5,9 +5,11 @@
 #include "mstar/artifact.h"
 #include "mstar/error.h"
 #include "mstar/ml/checkpoint.h"
+#include "mstar/ml/extra_files.h"
 #include "mstar/ml/module_util.h"
 #include "mstar/ml/registry.h"
 #include "mstar/text/chat_template.h"
+#include "lora.h"
 #include "qwen2_5_vl.h"
 
 namespace mstar::qwen2_5_vl {
@@ -28,7 +30,7 @@ struct QwenDecodeState final : ml::DecodeState {
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
-class QwenBackbone final : public ml::Backbone {
+class QwenBackbone final : public ml::Backbone, public ml::SavesExtraFiles {
  public:
   QwenBackbone(Config config, ProcessorConfig processor, ml::Tokenizer tokenizer, Qwen2_5_VL model, int64_t image_size)
       : config_(std::move(config)), processor_(processor), tokenizer_(std::move(tokenizer)), model_(std::move(model)),
@@ -39,7 +41,27 @@ class QwenBackbone final : public ml::Backbone {
     Json j = to_json(config_);
     j["processor"] = to_json(processor_);
     j["image_size"] = image_size_;
+    j["gradient_checkpointing"] = model_->model->checkpointing;
+    if (lora_.rank > 0) j["lora"] = to_json(lora_);
     return j;
+  }
+
+  // LoRA adapters (already attached to the model) and gradient checkpointing.
+  void set_training_options(const LoraOptions& lora, bool checkpointing) {
+    lora_ = lora;
+    model_->model->checkpointing = checkpointing;
+    model_->visual->checkpointing = checkpointing;
+  }
+
+  // With adapters, model.safetensors keeps the base and the adapter goes to peft's files.
+  std::vector<std::pair<std::string, torch::Tensor>> state() const override {
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    for (const auto& p : model_->named_parameters())
+      if (!is_adapter_parameter(p.key())) out.emplace_back(p.key(), p.value());
+    return out;
+  }
+  void save_extra_files(const fs::path& dir) const override {
+    if (lora_.rank > 0) save_adapter(model_, lora_, dir);
   }
   const ml::Tokenizer& tokenizer() const override { return tokenizer_; }
   torch::nn::Module& module() override { return *model_; }
@@ -51,7 +73,9 @@ class QwenBackbone final : public ml::Backbone {
     return ml::ParamGroup::Language;
   }
 
-  void to(torch::Device device, torch::Dtype dtype) override { model_->to(device, dtype); }
+  void to(torch::Device device, torch::Dtype dtype) override {
+    move_model(model_, device, dtype);
+  }
 
   int64_t image_size() const override { return image_size_; }
   int64_t image_token_count() const override {
@@ -138,8 +162,13 @@ class QwenBackbone final : public ml::Backbone {
   std::unique_ptr<ml::Backbone> clone() const override {
     torch::NoGradGuard no_grad;
     Qwen2_5_VL copy(config_, torch::TensorOptions().dtype(dtype()).device(device()));
+    if (lora_.rank > 0) {
+      ml::DefaultRngGuard keep_rng;  // the adapters' init is overwritten
+      add_adapters(copy, lora_);
+    }
     ml::copy_parameters(*model_, *copy);
     auto out = std::make_unique<QwenBackbone>(config_, processor_, tokenizer_, copy, image_size_);
+    out->set_training_options(lora_, model_->model->checkpointing);
     out->train(is_training());
     return out;
   }
@@ -166,6 +195,7 @@ class QwenBackbone final : public ml::Backbone {
   ml::Tokenizer tokenizer_;
   Qwen2_5_VL model_{nullptr};
   int64_t image_size_;
+  LoraOptions lora_;  // rank 0: none
 };
 
 ProcessorConfig processor_of(const Json& config, const fs::path& dir) {
@@ -258,7 +288,19 @@ std::unique_ptr<ml::Backbone> load_backbone(const fs::path& dir, ml::Tokenizer t
     throw_bad_input("qwen2_5_vl: min_pixels " + std::to_string(processor.min_pixels) + " exceeds max_pixels " +
                     std::to_string(processor.max_pixels));
   const int64_t image_size = extra.image_size > 0 ? extra.image_size : image_size_of(j);
+  LoraOptions lora;
+  if (fs::exists(dir / kAdapterConfigFile)) {
+    if (extra.lora.rank > 0)
+      throw_bad_input(dir.string() + " holds an adapter (" + kAdapterConfigFile + ") already; lora_rank must be 0 to load it");
+    lora = load_adapter(model, dir);
+  } else if (extra.lora.rank > 0) {
+    lora = extra.lora;
+    if (lora.base.empty()) lora.base = fs::absolute(dir).lexically_normal().string();
+    add_adapters(model, lora);
+  }
+  const bool checkpointing = extra.gradient_checkpointing || (j.is_object() && j.value("gradient_checkpointing", false));
   auto out = std::make_unique<QwenBackbone>(model->config, processor, std::move(tokenizer), model, image_size);
+  out->set_training_options(lora, checkpointing);
   if (extra.freeze_vision) out->set_trainable(ml::ParamGroup::Vision, false);
   return out;
 }
@@ -269,7 +311,8 @@ namespace {
 // qwen2_5_vl) or one Backbone::save wrote.
 std::unique_ptr<ml::Backbone> load_from_registry(const fs::path& dir, const Json&, ml::Tokenizer tokenizer,
                                                  const ml::LoadOptions& options) {
-  return load_backbone(dir, std::move(tokenizer), options);
+  return load_backbone(dir, std::move(tokenizer), options,
+                       backbone_options_from_json(options.backbone_options, "qwen2_5_vl options (" + dir.string() + ")"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // the language-model head (tied or not) and the whole model's forward.
 #include "mstar/error.h"
 #include "qwen2_5_vl.h"
+#include "checkpoint.h"
 
 namespace mstar::qwen2_5_vl {
 
@@ -82,7 +83,15 @@ torch::Tensor TextModelImpl::forward(const torch::Tensor& embeds, const torch::T
                                      const torch::Tensor& mask, std::vector<KvSlot>* cache, int64_t offset) {
   const auto [cos, sin] = rope(position_ids, embeds.scalar_type());
   torch::Tensor h = embeds;
-  for (size_t i = 0; i < layers.size(); ++i) h = layers[i]->forward(h, cos, sin, mask, cache ? &(*cache)[i] : nullptr, offset);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    DecoderLayer layer = layers[i];
+    if (cache || !checkpointing) {
+      h = layer->forward(h, cos, sin, mask, cache ? &(*cache)[i] : nullptr, offset);
+      continue;
+    }
+    h = checkpointed([layer, cos, sin, mask](const torch::Tensor& in) mutable { return layer->forward(in, cos, sin, mask); },
+                     h, *layer);
+  }
   return norm(h);
 }
 

@@ -10,6 +10,8 @@
 //   vision.cpp     the vision tower and its 2x2 patch merger
 //   decoder.cpp    the Qwen2 decoder and the language-model head
 //   loader.cpp     weights from model.safetensors or its shards
+//   lora.cpp       LoRA adapters on the Linear layers, in peft's layout (lora.h)
+//   checkpoint.cpp gradient checkpointing of decoder layers and vision blocks
 //   backbone.cpp   the ml::Backbone, registered as "qwen2_5_vl"
 //
 // Parameter names are those of the published checkpoints (visual.*,
@@ -130,11 +132,15 @@ class RMSNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RMSNorm);
 
+struct LoraAdapter;  // lora.h
+
 class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(int64_t in, int64_t out, bool bias, const torch::TensorOptions& options);
   torch::Tensor forward(const torch::Tensor& x);
   torch::Tensor weight, bias;
+  // Set by add_adapters() (lora.h): its weights are this module's lora_A.weight and lora_B.weight.
+  std::shared_ptr<LoraAdapter> adapter;
 };
 TORCH_MODULE(Linear);
 
@@ -167,6 +173,7 @@ class VisionImpl : public torch::nn::Module {
   VisionConfig config;
   torch::Tensor patch_weight;  // patch_embed.proj.weight [D,C,T,P,P]: the Conv3d, applied as a matmul
   std::vector<VisionBlock> blocks;
+  bool checkpointing = false;  // blocks recomputed in backward (checkpoint.h)
   RMSNorm ln_q{nullptr};       // merger.ln_q
   Linear mlp0{nullptr}, mlp2{nullptr};  // merger.mlp.0, merger.mlp.2
 };
@@ -201,6 +208,7 @@ class TextModelImpl : public torch::nn::Module {
   TextConfig config;
   torch::Tensor embed_tokens;  // embed_tokens.weight [V,D]
   std::vector<DecoderLayer> layers;
+  bool checkpointing = false;  // layers recomputed in backward when there is no cache (checkpoint.h)
   RMSNorm norm{nullptr};
 };
 TORCH_MODULE(TextModel);
@@ -246,12 +254,30 @@ std::unique_ptr<ml::Backbone> make_backbone(Config config, ProcessorConfig proce
 std::unique_ptr<ml::DecodeState> prefill(Qwen2_5_VL& model, const torch::Tensor& token_ids, const torch::Tensor& attention_mask,
                                          const ProcessedImages& images, int64_t max_new_tokens, torch::Tensor& last_logits);
 torch::Tensor decode_step(Qwen2_5_VL& model, ml::DecodeState& state, const torch::Tensor& tokens);
+// LoRA adapters as peft's LoraConfig describes them (lora.h).
+struct LoraOptions {
+  int64_t rank = 0;      // r; 0: no adapters
+  double alpha = 8.0;    // lora_alpha: the update is scaled by alpha / rank (peft's default 8)
+  double dropout = 0.0;  // lora_dropout on the adapter's input, in training
+  // Module names matched as peft matches a list: the name or its last dot-separated components.
+  std::vector<std::string> targets = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+  std::string init = "default";  // peft's init_lora_weights: "default" (A kaiming-uniform) or "gaussian"; B zeros
+  std::string base;              // base_model_name_or_path written to adapter_config.json
+};
+
 // What a user sets on top of the checkpoint; 0 keeps the checkpoint's value.
 struct BackboneOptions {
   int64_t image_size = 0;  // side of the square batch images (config "image_size", else 448)
   int64_t min_pixels = 0, max_pixels = 0;  // the processor's bounds (preprocessor_config.json)
   bool freeze_vision = false;              // requires_grad off on the vision tower (not the merger)
+  bool gradient_checkpointing = false;     // recompute decoder layers and vision blocks in backward
+  LoraOptions lora;                        // rank > 0: fresh adapters on the base, which is frozen
 };
+// BackboneOptions from the user's keys (backbone/load's `options`):
+// image_size, min_pixels, max_pixels, gradient_checkpointing,
+// lora_rank, lora_alpha, lora_dropout, lora_target_modules, lora_init.
+// Unknown keys and wrong types are Error(BadInput) naming `origin` and the key.
+BackboneOptions backbone_options_from_json(const Json& j, const std::string& origin);
 // A Hugging Face directory; its tokenizer.json is not read (the tokenizer is given).
 std::unique_ptr<ml::Backbone> load_backbone(const std::filesystem::path& dir, ml::Tokenizer tokenizer,
                                             const ml::LoadOptions& options = {}, const BackboneOptions& extra = {});

@@ -5,6 +5,8 @@
 // together) and restored after the merger, as transformers does.
 #include "mstar/error.h"
 #include "qwen2_5_vl.h"
+#include "checkpoint.h"
+#include "lora.h"
 
 namespace mstar::qwen2_5_vl {
 
@@ -23,7 +25,10 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const torch::Ten
   if (with_bias) bias = register_parameter("bias", torch::empty({out}, options));
 }
 
-torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return torch::nn::functional::linear(x, weight, bias); }
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+  const torch::Tensor y = torch::nn::functional::linear(x, weight, bias);
+  return adapter ? y + lora_delta(*adapter, x, is_training()) : y;
+}
 
 GatedMlpImpl::GatedMlpImpl(int64_t dim, int64_t hidden, bool bias, const torch::TensorOptions& options) {
   gate_proj = register_module("gate_proj", Linear(dim, hidden, bias, options));
@@ -116,7 +121,14 @@ torch::Tensor VisionImpl::forward(const torch::Tensor& pixel_values, const torch
 
   for (int64_t i = 0; i < v.depth; ++i) {
     const bool full = std::find(v.fullatt_blocks.begin(), v.fullatt_blocks.end(), i) != v.fullatt_blocks.end();
-    x = blocks[static_cast<size_t>(i)]->forward(x, cos, sin, full ? cu_full : cu_window);
+    VisionBlock block = blocks[static_cast<size_t>(i)];
+    const std::vector<int64_t>& cu = full ? cu_full : cu_window;
+    if (!checkpointing) {
+      x = block->forward(x, cos, sin, cu);
+      continue;
+    }
+    x = checkpointed([block, cos, sin, cu](const torch::Tensor& in) mutable { return block->forward(in, cos, sin, cu); },
+                     x, *block);
   }
   x = ln_q(x).view({n / unit, -1});
   x = mlp2(torch::gelu(mlp0(x)));

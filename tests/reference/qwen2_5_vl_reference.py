@@ -27,7 +27,19 @@ Qwen2.5-VL template, each <|image_pad|> expanded to the image's token count
 and tokenized: what Qwen2_5_VLProcessor.__call__ does, which needs
 torchvision to construct) and the end-to-end TFQ-GRPO experiment test.
 
+A fourth, "lora", is the window model's config with a peft LoRA adapter
+(LoraConfig r=4 on the decoder's and the vision blocks' Linears, lora_B set
+to random values so that the adapter changes the logits): "lora_base" holds
+the base alone, "lora" the base with peft's adapter_config.json and
+adapter_model.safetensors beside it; lora_single.safetensors the logits of
+the adapted model on the single case's inputs.
+
 Usage: qwen2_5_vl_reference.py OUT_DIR   (a few seconds on one core)
+       qwen2_5_vl_reference.py --peft-logits ADAPTER_DIR INPUTS OUT
+         peft's logits for an adapter mstar saved: the base from
+         adapter_config.json's base_model_name_or_path, the adapter with
+         PeftModel.from_pretrained, the inputs of a case file (input_ids,
+         attention_mask, pixel_values, image_grid_thw, mm_token_type_ids).
 """
 import json
 import os
@@ -205,7 +217,53 @@ def vocab_model(out_dir, image_processor, index):
                       "pad_id": ids["<|endoftext|>"], "eos_id": ids["<|im_end|>"], "image_id": ids["<|image_pad|>"]}
 
 
+LORA_RANK, LORA_ALPHA = 4, 8
+# "attn.proj": peft matches a bare "proj" to the patch embedding's Conv3d too (visual.patch_embed.proj).
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "qkv", "attn.proj"]
+
+
+def lora_model(out_dir, processor, index):
+    """The window config with a peft adapter whose lora_B are random, not peft's zeros."""
+    from peft import LoraConfig, get_peft_model
+    torch.manual_seed(3000)
+    model = Qwen2_5_VLForConditionalGeneration(config("window")).eval()
+    model.save_pretrained(os.path.join(out_dir, "lora_base"))
+    model.save_pretrained(os.path.join(out_dir, "lora"))
+    processor.save_pretrained(os.path.join(out_dir, "lora_base"))
+    processor.save_pretrained(os.path.join(out_dir, "lora"))
+    peft_model = get_peft_model(model, LoraConfig(r=LORA_RANK, lora_alpha=LORA_ALPHA, target_modules=LORA_TARGETS))
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn_like(p) * 0.1)
+    peft_model.eval()
+    peft_model.save_pretrained(os.path.join(out_dir, "lora"))
+    # get_peft_model adapts `model` in place: its forward is the adapted one.
+    single = run_case(model, processor, [image(1, 100, 140)], [12], np.random.default_rng(11), response=True)
+    save_file(single, os.path.join(out_dir, "lora_single.safetensors"))
+    index["lora"] = {"dir": "lora", "base_dir": "lora_base", "case": "lora_single.safetensors", "rank": LORA_RANK,
+                     "alpha": LORA_ALPHA, "targets": LORA_TARGETS}
+
+
+def peft_logits(adapter_dir, inputs_file, out_file):
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    torch.set_num_threads(1)
+    with open(os.path.join(adapter_dir, "adapter_config.json")) as f:
+        base_dir = json.load(f)["base_model_name_or_path"]
+    base = Qwen2_5_VLForConditionalGeneration.from_pretrained(base_dir, dtype=torch.float32)
+    model = PeftModel.from_pretrained(base, adapter_dir).eval()
+    x = load_file(inputs_file)
+    with torch.no_grad():
+        logits = model(input_ids=x["input_ids"], attention_mask=x["attention_mask"], pixel_values=x["pixel_values"],
+                       image_grid_thw=x["image_grid_thw"], mm_token_type_ids=x["mm_token_type_ids"]).logits.float()
+    save_file({"logits": logits.contiguous()}, out_file)
+
+
 def main():
+    if sys.argv[1] == "--peft-logits":
+        peft_logits(*sys.argv[2:5])
+        return
     out_dir = sys.argv[1]
     os.makedirs(out_dir, exist_ok=True)
     torch.set_num_threads(1)
@@ -230,6 +288,7 @@ def main():
             save_file(tensors, os.path.join(out_dir, f"{name}_{case}.safetensors"))
         index["models"][name] = {"dir": name, "cases": sorted(cases)}
     vocab_model(out_dir, processor, index)
+    lora_model(out_dir, processor, index)
     with open(os.path.join(out_dir, "index.json"), "w") as f:
         json.dump(index, f, indent=1)
 

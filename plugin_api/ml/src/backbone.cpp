@@ -6,6 +6,7 @@
 #include "mstar/artifact.h"
 #include "mstar/error.h"
 #include "mstar/ml/checkpoint.h"
+#include "mstar/ml/extra_files.h"
 #include "mstar/ml/registry.h"
 #include "mstar/ml/safetensors.h"
 #include "mstar/version.h"
@@ -237,6 +238,8 @@ Generation Backbone::generate(const Batch& prompts, const SamplingOptions& optio
 
 // ---- persistence ----------------------------------------------------------------------
 
+SavesExtraFiles::~SavesExtraFiles() = default;
+
 std::vector<std::pair<std::string, torch::Tensor>> Backbone::state() const {
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (const auto& p : module().named_parameters()) out.emplace_back(p.key(), p.value());
@@ -257,6 +260,7 @@ void Backbone::save(const fs::path& dir) const {
   if (registry.contains(architecture())) cfg["plugin_library"] = registry.get(architecture()).library.string();
   save_safetensors(dir / kWeightsFile, state(), {{"format", "pt"}});
   tokenizer().save(dir / kTokenizerFile);
+  if (const auto* extra = dynamic_cast<const SavesExtraFiles*>(this)) extra->save_extra_files(dir);
   write_file_atomic(dir / kConfigFile, cfg.dump(2));  // last: a directory with config.json is complete
 }
 
@@ -285,6 +289,9 @@ std::unique_ptr<Backbone> load_backbone(const fs::path& dir, const LoadOptions& 
     if (given.device.empty()) given.device = cfg.value("device", "");
     return info.loader(dir, cfg, std::move(tokenizer), given);
   }
+  if (!options.backbone_options.empty())
+    throw_bad_input(config_file.string() + ": architecture " + cfg.at("architecture").dump() +
+                    " takes no backbone options, got " + options.backbone_options.dump());
   std::unique_ptr<Backbone> model;
   {
     // Random init is overwritten by the weights; keep the global stream as it was.

@@ -115,6 +115,9 @@ struct LoadOptions {
   std::string dtype;   // "float32", "bfloat16", "float16"
   // Where else to look for the family's library (find_plugin_library()).
   std::vector<std::filesystem::path> plugin_dirs;
+  // Family-specific options (qwen2_5_vl: LoRA, gradient checkpointing, pixel
+  // bounds; docs/qwen2_5_vl.md), handed to the family's loader as given.
+  Json backbone_options = Json::object();
 };
 
 class Backbone {
