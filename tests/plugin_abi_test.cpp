@@ -70,7 +70,8 @@ TEST(Handshake, ReadsTheVersionBeforeAnythingElse) {
   };
   const V1 old{1, sizeof(V1), alignof(V1), 0, nullptr};
   EXPECT_EQ(descriptor_problem(reinterpret_cast<const LibraryDescriptor*>(&old), kCompiledAbi),
-            "built for plugin API version 1, this mstar has version 2. Rebuild the plugin against this mstar.");
+            "built for plugin API version 1, this mstar has version " + std::to_string(MSTAR_PLUGIN_API_VERSION) +
+                ". Rebuild the plugin against this mstar.");
   LibraryDescriptor d = this_build();
   d.descriptor_size = sizeof(V1);
   EXPECT_EQ(descriptor_problem(&d, kCompiledAbi),
