@@ -11,6 +11,7 @@ HIDDEN=${HIDDEN:-128}  # the language model's width
 LAYERS=${LAYERS:-2}
 BATCH=${BATCH:-16}
 MSTAR=$(realpath "$BUILD/mstar")
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -19,18 +20,10 @@ run() {  # name world_size cpus [backend] (a home each: cpus is not in the cache
   cat > "$work/$1.yaml" <<YAML
 name: $1
 seed: 1
+include: [$ROOT/tests/fixtures/experiments/tiny_world_base.yaml]
 nodes:
-  world:
-    plugin: dataset/implication_world
-    seed: 1
-    params: {image_size: 32, glyphs: 6, concepts: 3, colours: 3, relations: 4, train_images: 12, bench_images: 4,
-             lite_train_images: 6, lite_bench_images: 4, statements_min: 3, statements_max: 3}
   init:
-    plugin: backbone/tiny_vlm
-    seed: 1
-    inputs: {data: world.train}
-    params: {family: qwen, size: S, image_size: 32, patch_size: 8, hidden: $HIDDEN, layers: $LAYERS, heads: 4, kv_heads: 2,
-             vision_hidden: 64, vision_layers: 1, vision_heads: 2, max_positions: 256, vocab_max_size: 256}
+    params: {hidden: $HIDDEN, layers: $LAYERS, heads: 4, kv_heads: 2, vision_hidden: 64, vocab_max_size: 256}
   sft:
     plugin: algorithm/sft
     resources: {cpus: $3}

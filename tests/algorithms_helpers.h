@@ -6,25 +6,26 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <string>
 
 #include "host_helpers.h"
 #include "mstar/json.h"
 
 namespace mstar::testing {
 
-inline constexpr const char* kTinyWorldAndBase = R"(
-  world:
-    plugin: dataset/implication_world
-    seed: 1
-    params: {image_size: 32, glyphs: 6, concepts: 3, colours: 3, relations: 4, train_images: 12, bench_images: 4,
-             lite_train_images: 6, lite_bench_images: 4, statements_min: 3, statements_max: 3}
-  init:
-    plugin: backbone/tiny_vlm
-    seed: 1
-    inputs: {data: world.train}
-    params: {family: qwen, size: S, image_size: 32, patch_size: 8, hidden: 32, layers: 1, heads: 2, kv_heads: 1,
-             vision_hidden: 32, vision_layers: 1, vision_heads: 2, max_positions: 256, vocab_max_size: 96}
-)";
+// The nodes of tests/fixtures/experiments/tiny_world_base.yaml (world and
+// init), to follow a "nodes:" line.
+inline std::string tiny_world_and_base() {
+  std::ifstream in(std::string(MSTAR_SOURCE_DIR) + "/tests/fixtures/experiments/tiny_world_base.yaml");
+  std::string line, nodes;
+  bool in_nodes = false;
+  while (std::getline(in, line)) {
+    if (in_nodes) nodes += line + "\n";
+    in_nodes = in_nodes || line == "nodes:";
+  }
+  return "\n" + nodes;
+}
 
 // Highest step of a checkpoint in any resume directory, or -1.
 inline int checkpoint_step(const Sandbox& sb) {

@@ -123,7 +123,7 @@ const char* kSftNode = R"(
 
 TEST(AlgorithmsEndToEnd, SftDrivesTheLossDown) {
   Sandbox sb;
-  auto file = sb.write("sft.yaml", std::string("name: sft\nseed: 1\nnodes:") + kTinyWorldAndBase + R"(
+  auto file = sb.write("sft.yaml", std::string("name: sft\nseed: 1\nnodes:") + tiny_world_and_base() + R"(
   sft:
     plugin: algorithm/sft
     inputs: {model: init, data: world.train}
@@ -151,7 +151,7 @@ TEST(AlgorithmsEndToEnd, DirectAnswerSftAndValidationPerKindOfStatement) {
   // validation splits balanced accuracy by level and by what a statement
   // tests (the world's "kind:X" tags: present, colour, position, ...).
   Sandbox sb;
-  auto file = sb.write("direct.yaml", std::string("name: direct\nseed: 1\nnodes:") + kTinyWorldAndBase + R"(
+  auto file = sb.write("direct.yaml", std::string("name: direct\nseed: 1\nnodes:") + tiny_world_and_base() + R"(
   sft:
     plugin: algorithm/sft
     inputs: {model: init, data: world.train, val_data: world.bench}
@@ -182,7 +182,7 @@ TEST(AlgorithmsEndToEnd, DirectAnswerSftAndValidationPerKindOfStatement) {
 
 TEST(AlgorithmsEndToEnd, GrpoRaisesTheMeanRewardAndStartsAtZeroKl) {
   Sandbox sb;
-  auto file = sb.write("grpo.yaml", std::string("name: grpo\nseed: 1\nnodes:") + kTinyWorldAndBase +
+  auto file = sb.write("grpo.yaml", std::string("name: grpo\nseed: 1\nnodes:") + tiny_world_and_base() +
                                         grpo_node(", max_steps: 30, save_freq: 0"));
   auto r = sb.run({"run", file.string()});
   ASSERT_EQ(r.code(), 0) << r.err << r.out;
@@ -231,7 +231,7 @@ TEST(AlgorithmsEndToEnd, GrpoOptionsRunTogether) {
   // Dynamic sampling, RLOO, Dr. GRPO's aggregation, KL in the reward, the
   // answer-slot advantage, two PPO epochs and a frozen vision tower in one run.
   Sandbox sb;
-  auto file = sb.write("options.yaml", std::string("name: options\nseed: 2\nnodes:") + kTinyWorldAndBase +
+  auto file = sb.write("options.yaml", std::string("name: options\nseed: 2\nnodes:") + tiny_world_and_base() +
                                            grpo_node(", max_steps: 4, save_freq: 2, adv_estimator: rloo, "
                                                      "dynamic_sampling: true, dynamic_sampling_max_tries: 2, "
                                                      "loss_agg_mode: seq-mean-token-sum-norm, kl_mode: reward, "
@@ -248,7 +248,7 @@ TEST(AlgorithmsEndToEnd, GrpoOptionsRunTogether) {
 }
 
 TEST(AlgorithmsEndToEnd, KilledGrpoResumesWithTheMetricsOfAnUninterruptedRun) {
-  const std::string yaml = std::string("name: resume\nseed: 3\nnodes:") + kTinyWorldAndBase +
+  const std::string yaml = std::string("name: resume\nseed: 3\nnodes:") + tiny_world_and_base() +
                            grpo_node(", max_steps: 40, save_freq: 3, sft_coef: 0.5, sft_file: sft.jsonl, "
                                      "sft_batch_size: 4",
                                      "low_var_kl");
@@ -256,6 +256,6 @@ TEST(AlgorithmsEndToEnd, KilledGrpoResumesWithTheMetricsOfAnUninterruptedRun) {
 }
 
 TEST(AlgorithmsEndToEnd, InterruptedSftCheckpointsWhereItStoppedAndResumesExactly) {
-  expect_stopped_run_resumes_exactly(std::string("name: sft-resume\nseed: 4\nnodes:") + kTinyWorldAndBase + kSftNode, "sft",
+  expect_stopped_run_resumes_exactly(std::string("name: sft-resume\nseed: 4\nnodes:") + tiny_world_and_base() + kSftNode, "sft",
                                      SIGINT, 300u * 6u);
 }

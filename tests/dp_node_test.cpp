@@ -66,7 +66,7 @@ struct Trained {
 
 // The node `name` trained in `sb`, with its series `metric`.
 Trained train(const Sandbox& sb, const std::string& name, const std::string& node, const std::string& metric) {
-  auto file = sb.write("dp.yaml", std::string("name: dp\nseed: 2\nnodes:") + kTinyWorldAndBase + node);
+  auto file = sb.write("dp.yaml", std::string("name: dp\nseed: 2\nnodes:") + tiny_world_and_base() + node);
   auto r = sb.run({"run", file.string()});
   EXPECT_EQ(r.code(), 0) << r.err << r.out;
   auto reg = sb.registry();
@@ -144,7 +144,7 @@ TEST(DataParallelSft, TwoRanksGiveTheParametersOfOneRankOnTheSameGlobalBatch) {
 
 TEST(DataParallelSft, AKilledRankFailsTheNodeAndTheRerunResumesFromItsCheckpoint) {
   Sandbox sb;
-  auto file = sb.write("dp.yaml", std::string("name: dp-kill\nseed: 2\nnodes:") + kTinyWorldAndBase + sft_node(2, 400, 2));
+  auto file = sb.write("dp.yaml", std::string("name: dp-kill\nseed: 2\nnodes:") + tiny_world_and_base() + sft_node(2, 400, 2));
   auto child = sb.spawn({"run", file.string(), "--no-live"});
   int seen = -1;
   for (int waited = 0; waited < 240000 && seen < 4; waited += 5) {
@@ -235,7 +235,7 @@ TEST(DataParallelGrpo, OptionsGiveTheParametersOfOneRankOnTwoRanks) {
 TEST(DataParallelGrpo, AKilledRankFailsTheNodeAndTheRerunResumesFromItsCheckpoint) {
   constexpr int kSteps = 40;
   Sandbox sb;
-  auto file = sb.write("dp.yaml", std::string("name: dp-kill\nseed: 2\nnodes:") + kTinyWorldAndBase +
+  auto file = sb.write("dp.yaml", std::string("name: dp-kill\nseed: 2\nnodes:") + tiny_world_and_base() +
                                       grpo_node(2, kSteps, 2));
   auto child = sb.spawn({"run", file.string(), "--no-live"});
   int seen = -1;

@@ -154,22 +154,12 @@ if [ ! -e "$build/plugins/libmstar_algorithms.so" ] || [ ! -e "$build/plugins/li
   echo "skip 5: the ML plugins are not built"
   exit 0
 fi
-cat >"$work/dp.yaml" <<'EOF'
+cat >"$work/dp.yaml" <<EOF
 name: slurm_dp
 launcher: {kind: slurm, poll: 0.2}
 seed: 2
+include: [$(realpath "$src")/tests/fixtures/experiments/tiny_world_base.yaml]
 nodes:
-  world:
-    plugin: dataset/implication_world
-    seed: 1
-    params: {image_size: 32, glyphs: 6, concepts: 3, colours: 3, relations: 4, train_images: 12, bench_images: 4,
-             lite_train_images: 6, lite_bench_images: 4, statements_min: 3, statements_max: 3}
-  init:
-    plugin: backbone/tiny_vlm
-    seed: 1
-    inputs: {data: world.train}
-    params: {family: qwen, size: S, image_size: 32, patch_size: 8, hidden: 32, layers: 1, heads: 2, kv_heads: 1,
-             vision_hidden: 32, vision_layers: 1, vision_heads: 2, max_positions: 256, vocab_max_size: 96}
   sft:
     plugin: algorithm/sft
     resources: {cpus: 2}
