@@ -223,28 +223,39 @@ void wait(const c10::intrusive_ptr<c10d::Work>& work, std::chrono::milliseconds 
   if (!work->wait(timeout)) throw std::runtime_error("timed out after " + std::to_string(timeout.count()) + " ms");
 }
 
+// Issues one collective on `flat` through NCCL (where `flat` is on the GPU
+// and NCCL is up) or Gloo, and copies a CPU result back to `flat`'s device.
+// False when neither backend is up: the caller falls back to the store.
+template <typename Issue>
+bool on_backend(ProcessGroup::Impl& impl, const RankInfo& info, torch::Tensor& flat, const std::string& what,
+                const Issue& issue) {
+  try {
+    const c10::intrusive_ptr<c10d::Backend>& backend = flat.is_cuda() && impl.nccl ? impl.nccl : impl.gloo;
+    if (!backend) return false;
+    torch::Tensor t = backend == impl.nccl ? flat : flat.to(torch::kCPU);
+    std::vector<at::Tensor> tensors{t};
+    wait(issue(*backend, tensors), impl.timeout);
+    if (!t.is_same(flat)) flat.copy_(t);
+    return true;
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    collective_failed(what, info, e);
+  }
+}
+
 }  // namespace
 
 // `flat`: contiguous, one dtype. NCCL takes it where it is on the GPU; Gloo
 // and the store on the CPU.
 void ProcessGroup::reduce_flat(torch::Tensor& flat, bool max, const std::string& what) {
-  try {
-    const c10::intrusive_ptr<c10d::Backend>& backend = flat.is_cuda() && impl_->nccl ? impl_->nccl : impl_->gloo;
-    if (backend) {
-      torch::Tensor t = backend == impl_->nccl ? flat : flat.to(torch::kCPU);
-      c10d::AllreduceOptions opts;
-      opts.reduceOp = max ? c10d::ReduceOp::MAX : c10d::ReduceOp::SUM;
-      opts.timeout = impl_->timeout;
-      std::vector<at::Tensor> tensors{t};
-      wait(backend->allreduce(tensors, opts), impl_->timeout);
-      if (!t.is_same(flat)) flat.copy_(t);
-      return;
-    }
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    collective_failed(what, info_, e);
-  }
+  const bool done = on_backend(*impl_, info_, flat, what, [&](c10d::Backend& backend, std::vector<at::Tensor>& t) {
+    c10d::AllreduceOptions opts;
+    opts.reduceOp = max ? c10d::ReduceOp::MAX : c10d::ReduceOp::SUM;
+    opts.timeout = impl_->timeout;
+    return backend.allreduce(t, opts);
+  });
+  if (done) return;
   const torch::Tensor cpu = flat.to(torch::kCPU).contiguous();
   std::vector<char> mine(cpu.nbytes());
   std::memcpy(mine.data(), cpu.data_ptr(), mine.size());
@@ -260,23 +271,13 @@ void ProcessGroup::reduce_flat(torch::Tensor& flat, bool max, const std::string&
 
 // `flat`: contiguous bytes (kUInt8).
 void ProcessGroup::broadcast_flat(torch::Tensor& flat, int root, const std::string& what) {
-  try {
-    const c10::intrusive_ptr<c10d::Backend>& backend = flat.is_cuda() && impl_->nccl ? impl_->nccl : impl_->gloo;
-    if (backend) {
-      torch::Tensor t = backend == impl_->nccl ? flat : flat.to(torch::kCPU);
-      c10d::BroadcastOptions opts;
-      opts.rootRank = root;
-      opts.timeout = impl_->timeout;
-      std::vector<at::Tensor> tensors{t};
-      wait(backend->broadcast(tensors, opts), impl_->timeout);
-      if (!t.is_same(flat)) flat.copy_(t);
-      return;
-    }
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    collective_failed(what, info_, e);
-  }
+  const bool done = on_backend(*impl_, info_, flat, what, [&](c10d::Backend& backend, std::vector<at::Tensor>& t) {
+    c10d::BroadcastOptions opts;
+    opts.rootRank = root;
+    opts.timeout = impl_->timeout;
+    return backend.broadcast(t, opts);
+  });
+  if (done) return;
   // Others send nothing: only the root's bytes travel (and are read).
   std::vector<char> mine;
   const torch::Tensor cpu = flat.to(torch::kCPU).contiguous();
