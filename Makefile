@@ -28,9 +28,9 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 # Retrains the base checkpoint shipped in models/ (experiments/base_models.yaml,
-# ~12 minutes on 2 cores) and replaces models/$(BASE_MODEL) with it; its
+# ~20 minutes on one core) and replaces models/$(BASE_MODEL) with it; its
 # README records the command, commit and seed.
-BASE_MODEL = tiny_vlm-qwen-S-literal
+BASE_MODEL = tiny_vlm-qwen-S-base
 base-models: build
 	./$(BUILD)/mstar run experiments/base_models.yaml
 	bash scripts/ship_base_model.sh ./$(BUILD)/mstar base-models base models/$(BASE_MODEL)

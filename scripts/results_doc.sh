@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Writes docs/results.md (and its plots under docs/results/) from the
-# registry in $MSTAR_HOME: for each study of experiments/ that has runs, the
-# command that ran it, its table (mean and 95% CI half-width over seeds) made
+# studies' committed export, docs/results/registry.db (made from the working
+# registry by scripts/results_export.sh; MSTAR_REGISTRY names another): for
+# each study of experiments/ that has runs, the command that ran it, its table (mean and 95% CI half-width over seeds) made
 # by `mstar results --format markdown`, its plot made by `mstar plot`, the
 # runs' wall time, and the hand-written reading in docs/results/NAME.notes.md
 # (where the miniature agrees or disagrees with the paper). It opens with the
 # paper's claims (docs/paper_claims.tsv) measured by `mstar claims`. Tables
 # have a row per metric (--metric-rows). Nothing in the tables is typed by hand.
-#   MSTAR_HOME=~/.mstar scripts/results_doc.sh [path/to/mstar]
+#   scripts/results_export.sh && scripts/results_doc.sh [path/to/mstar]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mstar=${1:-./build/mstar}
+export MSTAR_REGISTRY=${MSTAR_REGISTRY:-docs/results/registry.db}
 out=docs/results.md
 plots=docs/results
 mkdir -p "$plots"
@@ -91,6 +93,10 @@ in the registry). The claims and their citations: \`docs/paper_claims.tsv\`.
 EOF
   "$mstar" claims docs/paper_claims.tsv --format markdown
   echo
+  section base-models base_models.yaml "The base: what it sees and answers before any RL" \
+    --group-by sweep --agg mean \
+    --metric "base.steps,base.val/$bal/literal/present,base.val/$bal/literal/colour,base.val/$bal/literal/layout,base.val/$bal/literal/position,tfq_base.$bal,tfq_base.literal.$bal,tfq_base.symbolic.$bal,tfq_base.implication.$bal,mcq_base.accuracy,mcq_base.majority_baseline,osq_base.mean_score" \
+    -- curve --key "base.val/$bal/literal/present" --key "base.val/$bal/literal/colour" --key "base.val/$bal/literal/layout"
   section tfq-grpo-evidence tfq_grpo_evidence.yaml "TFQ-GRPO from the literal base (issue 7's evidence)" \
     --group-by sweep --agg mean,ci95 \
     --metric "grpo.val/$bal@first,grpo.val/$bal,grpo.val_gain/$bal,grpo.val_gain/$bal/symbolic,grpo.val_gain/$bal/implication,grpo.steps,grpo.train_seconds" \

@@ -19,11 +19,13 @@ dirty=$(git status --porcelain 2>/dev/null | grep -q . && echo " (with uncommitt
 cat > "$dest/README.md" <<EOT
 # $(basename "$dest")
 
-The literal-pretrained base of the quickstart and the studies: a tiny_vlm
-(qwen family, size S) trained by SFT on the literal corpus of the study
-world (captions and literal T/F statements; symbol meanings are never
-shown), node \`$node\` of experiments/base_models.yaml
-(experiments/common/base.yaml; world and model seeds pinned to 1).
+The base of the quickstart and the studies: a tiny_vlm (qwen family, size
+S, 16-pixel patches) trained by SFT on the pretraining corpus of the study
+world: captions, literal T/F statements, literal 6-option MCQ answered
+"<answer> C </answer>" and one-sentence descriptions (symbol meanings are
+never shown). Node \`$node\` of experiments/base_models.yaml
+(experiments/common/base.yaml and common/world.yaml; world and model seeds
+pinned to 1).
 
 - made by: \`make base-models\` (= \`mstar run experiments/base_models.yaml\`
   then scripts/ship_base_model.sh), run $run of sweep $sweep
@@ -31,8 +33,8 @@ shown), node \`$node\` of experiments/base_models.yaml
 - date: $(date -u +%Y-%m-%d)
 - size: $(du -sh "$dest" | cut -f1)
 
-Its learning curve (literal attributes on held-out images) is in
-docs/data.md; \`mstar show $run\` in the registry that made it has every
-metric. Loaded by the \`backbone/load\` node (experiments/quickstart.yaml).
+Its learning curve (literal attributes on held-out images) and its
+benchmarks before any RL are in docs/results.md ("The base");
+\`mstar show $run\` in the registry that made it has every metric. Loaded by the \`backbone/load\` node (experiments/quickstart.yaml).
 EOT
 echo "shipped $src -> $dest"

@@ -9,7 +9,7 @@
 namespace mstar::testing {
 namespace {
 
-const fs::path kBaseModel = fs::path(MSTAR_SOURCE_DIR) / "models" / "tiny_vlm-qwen-S-literal";
+const fs::path kBaseModel = fs::path(MSTAR_SOURCE_DIR) / "models" / "tiny_vlm-qwen-S-base";
 
 TEST(BackboneLoad, LoadsAShippedCheckpointThroughTheFamilysOwnLibrary) {
   Sandbox sb;

@@ -28,8 +28,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kBaseModel = fs::path(MSTAR_SOURCE_DIR) / "models" / "tiny_vlm-qwen-S-literal";
-const fs::path kGolden = fs::path(MSTAR_SOURCE_DIR) / "tests" / "fixtures" / "golden" / "tiny_vlm-qwen-S-literal.scores.safetensors";
+const fs::path kBaseModel = fs::path(MSTAR_SOURCE_DIR) / "models" / "tiny_vlm-qwen-S-base";
+const fs::path kGolden = fs::path(MSTAR_SOURCE_DIR) / "tests" / "fixtures" / "golden" / "tiny_vlm-qwen-S-base.scores.safetensors";
 
 // Float32 CPU kernels differ between LibTorch releases in summation order
 // (oneDNN/OpenBLAS blocking, fused attention), not in what they compute:

@@ -10,7 +10,7 @@ namespace mstar::testing {
 namespace {
 
 const fs::path kExperiments = fs::path(MSTAR_SOURCE_DIR) / "experiments";
-const std::string kBaseModel = (fs::path(MSTAR_SOURCE_DIR) / "models" / "tiny_vlm-qwen-S-literal").string();
+const std::string kBaseModel = (fs::path(MSTAR_SOURCE_DIR) / "models" / "tiny_vlm-qwen-S-base").string();
 
 struct Counts {
   int trials = -1, nodes = -1, instances = -1, cached = -1;
@@ -50,17 +50,16 @@ TEST(Studies, EachStudyExpandsToItsDesign) {
   // (pinned seeds: world, init, base, the base's evaluations) is counted once.
   const std::map<std::string, Counts> expected = {
       {"quickstart.yaml", {1, 6, 6, 0}},
-      {"base_models.yaml", {1, 3, 3, 0}},
+      {"base_models.yaml", {1, 6, 6, 0}},  // world, init, base and its TFQ, MCQ and OSQ evaluations
       {"tfq_grpo_evidence.yaml", {3, 12, 6, 0}},
-      {"main.yaml", {3, 36, 24, 0}},  // 6 shared + 3 x (grpo, 2 x tfq/mcq/osq, 2 compares)
-      {"generalization.yaml", {3, 33, 21, 0}},
-      {"model_scaling.yaml", {9, 63, 37, 0}},  // a base per size, shared by its 3 seeds
-      {"data_scaling.yaml", {15, 120, 54, 0}},  // 5 sizes x 3 seeds; one subset per size
-      {"architecture.yaml", {6, 42, 25, 0}},
-      {"training_strategy.yaml", {3, 33, 25, 0}},
+      {"main.yaml", {3, 36, 24, 0}},  // 6 shared + 3 x (grpo, tfq/mcq/osq of grpo, 2 compares)
+      {"generalization.yaml", {3, 39, 23, 0}},
+      {"model_scaling.yaml", {9, 81, 43, 0}},  // a base per size, shared by its 3 seeds
+      {"data_scaling.yaml", {15, 150, 56, 0}},  // 5 sizes x 3 seeds; one subset per size
+      {"architecture.yaml", {6, 54, 29, 0}},
+      {"training_strategy.yaml", {3, 48, 36, 0}},
       {"perception.yaml", {3, 9, 7, 0}},  // 3 seeds share the world
       {"sft_grpo_hybrid.yaml", {1, 5, 5, 0}},
-      {"base.yaml", {1, 7, 7, 0}},  // world, init, base and its four evaluations
   };
   for (const auto& [file, want] : expected) {
     std::vector<std::string> args = {"run", (kExperiments / file).string(), "--dry-run"};
@@ -77,7 +76,7 @@ TEST(Studies, EachStudyExpandsToItsDesign) {
 TEST(Studies, ShareTheBaseAndTheDataThroughTheCache) {
   // Run one seed of main at a tiny size, then ask the other studies what
   // they would run with the same sizes: the world, the initial model, the
-  // literal base and its TFQ-Bench evaluation are already there.
+  // base and its TFQ-Bench evaluation are already there.
   Sandbox sb;
   auto r = sb.run(with({"run", (kExperiments / "main.yaml").string(), "--set-sweep", "seed=1"}, tiny_overrides()));
   ASSERT_EQ(r.code(), 0) << r.err << r.out;

@@ -33,7 +33,7 @@ class LoadNode {
             "lora_target_modules, lora_init, gradient_checkpointing, min_pixels, max_pixels, image_size; "
             "docs/qwen2_5_vl.md)"));
     i.outputs = {{"", "backbone", "model.safetensors, config.json, tokenizer.json"}};
-    i.examples = {"base: {plugin: backbone/load, params: {path: models/tiny_vlm-qwen-S-literal}}"};
+    i.examples = {"base: {plugin: backbone/load, params: {path: models/tiny_vlm-qwen-S-base}}"};
     return i;
   }
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Writes docs/results/registry.db: the compact export of the studies' runs
+# that scripts/results_doc.sh reads to regenerate docs/results.md. The
+# working registry lives in an ignored folder and machines change; this
+# file is committed. It is an mstar registry (SQLite, the current schema),
+# so every read-only command works on it:
+#   mstar results main --registry docs/results/registry.db ...
+# Kept: the finished runs of the studies' sweeps (below), their params,
+# node states, summaries, and the metric series the plots and curves use
+# (every validation point; entropy, loss, reward and response length every
+# 10th step); per-step timings and the rest are dropped. Logs, samples
+# and artifacts stay in the store.
+#   scripts/results_export.sh [SOURCE-REGISTRY] [path/to/mstar]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=${1:-${MSTAR_REGISTRY:-${MSTAR_HOME:-.mstar}/registry.db}}
+mstar=${2:-./build/mstar}
+out=docs/results/registry.db
+sweeps="tfq-grpo-evidence main training-strategy model-scaling data-scaling architecture generalization base-models quickstart_robustness"
+mkdir -p "$(dirname "$out")"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$mstar" registry copy "$src" "$tmp/registry.db" >/dev/null
+python3 - "$tmp/registry.db" $sweeps <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("PRAGMA foreign_keys = ON")
+keep = sys.argv[2:]
+marks = ",".join("?" * len(keep))
+db.execute(f"DELETE FROM runs WHERE status != 'done' OR sweep_id IS NULL OR sweep_id NOT IN "
+           f"(SELECT id FROM sweeps WHERE name IN ({marks}))", keep)
+db.execute("DELETE FROM sweeps WHERE id NOT IN (SELECT sweep_id FROM runs)")
+live = "SELECT cache_key FROM node_runs"
+db.execute(f"DELETE FROM summaries WHERE cache_key NOT IN ({live})")
+db.execute(f"DELETE FROM metrics WHERE cache_key NOT IN ({live})")
+# The series a reader plots: every validation point, and the training
+# curves (entropy, loss, reward, response length) every 10th step and at the
+# last; per-step timings and optimiser internals stay in the working registry.
+db.execute("""DELETE FROM metrics WHERE NOT (key LIKE 'val/%' OR key LIKE 'val_gain/%' OR
+              (key IN ('entropy', 'loss', 'reward/mean', 'response_length/mean') AND
+               (step % 10 = 0 OR step = (SELECT max(step) FROM metrics m
+                                         WHERE m.cache_key = metrics.cache_key AND m.key = metrics.key))))""")
+db.commit()
+db.execute("VACUUM")
+PY
+mv "$tmp/registry.db" "$out"
+"$mstar" registry check --registry "$out" >/dev/null
+echo "wrote $out ($(du -h "$out" | cut -f1)): $("$mstar" runs --registry "$out" --format json --limit 100000 | grep -c '"run"') runs"
