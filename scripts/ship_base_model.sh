@@ -24,8 +24,9 @@ S, 16-pixel patches) trained by SFT on the pretraining corpus of the study
 world: captions, literal T/F statements, literal 6-option MCQ answered
 "<answer> C </answer>" and one-sentence descriptions (symbol meanings are
 never shown). Node \`$node\` of experiments/base_models.yaml
-(experiments/common/base.yaml and common/world.yaml; world and model seeds
-pinned to 1).
+(experiments/common/base.yaml and common/world.yaml; world seed 1, model
+seed 3: of the three seeds measured, the one whose base learnt colour,
+docs/data.md "The base of the studies").
 
 - made by: \`make base-models\` (= \`mstar run experiments/base_models.yaml\`
   then scripts/ship_base_model.sh), run $run of sweep $sweep
