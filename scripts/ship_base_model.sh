@@ -8,14 +8,15 @@ mstar=$1 sweep=$2 node=$3 dest=$4
 run=$("$mstar" runs "$sweep" --format json --limit 1 | sed -n 's/.*"run": "\([0-9a-f]*\)".*/\1/p' | head -n 1)
 [ -n "$run" ] || { echo "ship_base_model: no run of sweep '$sweep' in the registry" >&2; exit 2; }
 src=$("$mstar" artifact "$run" "$node")
+# Before DEST is replaced: its own files do not make the tree dirty.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git status --porcelain -- . ":(exclude)$dest" 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
 rm -rf "$dest"
 mkdir -p "$dest"
 cp "$src/model.safetensors" "$src/tokenizer.json" "$dest/"
 # The library path is this machine's; elsewhere backbone/load finds the
 # architecture's plugin by itself.
 grep -v '"plugin_library":' "$src/config.json" > "$dest/config.json"
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
 cat > "$dest/README.md" <<EOT
 # $(basename "$dest")
 
