@@ -97,3 +97,16 @@ TEST(LiteralMix, LevelsAndErrors) {
 }
 
 }  // namespace
+
+// GRPO's collapse detector watches the trained levels' groups: the mixed-in
+// literal groups (last in the batch) do not count, except when the mix is
+// the whole batch.
+TEST(LiteralMix, MixedShareCountsTheTrainedLevelsGroupsOnly) {
+  // 4 groups of 2: trained [mixed, same], literal [same, same].
+  const std::vector<double> scores = {0, 1, 1, 1, 1, 1, 0, 0};
+  EXPECT_DOUBLE_EQ(trained_mixed_share(scores, 2, mix(0.5), 4), 0.5);
+  EXPECT_DOUBLE_EQ(trained_mixed_share(scores, 2, mix(0.0), 4), 0.25);   // no mix: every group
+  EXPECT_DOUBLE_EQ(trained_mixed_share(scores, 2, mix(0.75), 4), 1.0);   // one trained group, mixed
+  EXPECT_DOUBLE_EQ(trained_mixed_share(scores, 2, mix(1.0), 4), 0.25);   // all mixed in: every group
+  EXPECT_DOUBLE_EQ(trained_mixed_share({}, 2, mix(0.5), 4), 0.0);
+}

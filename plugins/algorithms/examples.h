@@ -156,6 +156,14 @@ class BatchSampler {
   LevelMix mix_;
 };
 
+// The share of groups (n consecutive scores each) whose scores differ,
+// over the groups of the trained levels only: the last mix.rows_of(batch)
+// groups of a batch are the mixed-in level's (BatchSampler puts them last),
+// a level the base already answers, so they are mostly all-correct by design
+// and would make GRPO's collapse detector fire on a healthy run. All groups
+// when the mix takes the whole batch.
+double trained_mixed_share(const std::vector<double>& scores, size_t n, const LevelMix& mix, int64_t batch);
+
 // Batches of rows for scoring: prompts left-padded, responses right-padded,
 // images gathered from the bank.
 ml::SequenceBatch pack_rows(const std::vector<const std::vector<int64_t>*>& prompts,

@@ -264,11 +264,8 @@ Rollout collect_rollout(GrpoState& s, int64_t step) {
     }
     if (groups_kept >= c.rollout_batch_size) break;
   }
-  int64_t mixed = 0;
-  for (size_t g = 0; g * n < first.scores.size(); ++g) mixed += mixed_group(first, g * n, n) ? 1 : 0;
-
   Rollout r;
-  r.mixed_share = static_cast<double>(mixed) / static_cast<double>(first.scores.size() / n);
+  r.mixed_share = trained_mixed_share(first.scores, n, c.literal_mix, c.rollout_batch_size);
   r.metrics = sampled_metrics(s, first_mine, r.mixed_share);
   if (c.dynamic_sampling) r.metrics[metric::kKeptGroups] = static_cast<double>(groups_kept);
   r.prompt_tokens = kept.prompt_tokens;
