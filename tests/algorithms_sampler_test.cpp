@@ -110,3 +110,21 @@ TEST(LiteralMix, MixedShareCountsTheTrainedLevelsGroupsOnly) {
   EXPECT_DOUBLE_EQ(trained_mixed_share(scores, 2, mix(1.0), 4), 0.25);   // all mixed in: every group
   EXPECT_DOUBLE_EQ(trained_mixed_share({}, 2, mix(0.5), 4), 0.0);
 }
+
+// A collapse is a fall: unanimous groups from the start do not stop a run;
+// after the share has once reached the threshold, `patience` steps below it do.
+TEST(CollapseDetector, ArmsAtTheThresholdThenStopsAfterPatienceStepsBelow) {
+  CollapseDetector d;
+  d.threshold = 0.3;
+  d.patience = 3;
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(d.update(0.1), "") << "not armed yet, step " << i;
+  EXPECT_EQ(d.update(0.5), "");
+  EXPECT_EQ(d.update(0.1), "");
+  EXPECT_EQ(d.update(0.2), "");
+  EXPECT_EQ(d.update(0.4), "") << "a step at the threshold resets the count";
+  EXPECT_EQ(d.update(0.1), "");
+  EXPECT_EQ(d.update(0.1), "");
+  EXPECT_NE(d.update(0.1).find("collapse: mixed-reward groups below 0.3 for 3 steps"), std::string::npos);
+  CollapseDetector off;
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(off.update(0.5 - 0.5 * (i > 0)), "") << "threshold 0: off";
+}

@@ -355,4 +355,13 @@ double trained_mixed_share(const std::vector<double>& scores, size_t n, const Le
   return static_cast<double>(differ) / static_cast<double>(watched);
 }
 
+std::string CollapseDetector::update(double mixed_share) {
+  if (threshold <= 0) return {};
+  armed = armed || mixed_share >= threshold;
+  low = armed && mixed_share < threshold ? low + 1 : 0;
+  if (low < patience) return {};
+  return "collapse: mixed-reward groups below " + mstar::format("{}", threshold) + " for " + std::to_string(low) +
+         " steps";
+}
+
 }  // namespace mstar::algorithms

@@ -164,6 +164,21 @@ class BatchSampler {
 // when the mix takes the whole batch.
 double trained_mixed_share(const std::vector<double>& scores, size_t n, const LevelMix& mix, int64_t batch);
 
+// GRPO's collapse detector (`collapse_mixed_share`, `collapse_patience`):
+// a collapse is a fall, so it is armed once the share of mixed groups has
+// reached the threshold, and then stops the run after `patience`
+// consecutive steps below it. A base whose groups start out unanimous (a
+// confident tiny model on levels it knows nothing of) is not collapsed; it
+// has not started to learn.
+struct CollapseDetector {
+  double threshold = 0;  // 0 = off
+  int64_t patience = 10;
+  bool armed = false;
+  int64_t low = 0;
+  // The stop reason, or "" to go on.
+  std::string update(double mixed_share);
+};
+
 // Batches of rows for scoring: prompts left-padded, responses right-padded,
 // images gathered from the bank.
 ml::SequenceBatch pack_rows(const std::vector<const std::vector<int64_t>*>& prompts,

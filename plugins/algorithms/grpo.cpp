@@ -61,7 +61,10 @@ class GrpoStep : public TrainingStep {
  public:
   GrpoStep(GrpoState& state, Optimizer& optimizer, const SftBatches& sft, Logger& log, int64_t total_steps,
            const std::filesystem::path& output_dir)
-      : s_(state), optimizer_(optimizer), sft_(sft), log_(log), total_steps_(total_steps), rollouts_(output_dir) {}
+      : s_(state), optimizer_(optimizer), sft_(sft), log_(log), total_steps_(total_steps), rollouts_(output_dir) {
+    collapse_.threshold = state.config.collapse_mixed_share;
+    collapse_.patience = state.config.collapse_patience;
+  }
 
   Result run(int64_t step) override {
     s_.timer.reset();
@@ -86,23 +89,22 @@ class GrpoStep : public TrainingStep {
     // The same on every rank (from the whole batch): the ranks stop together.
     const double mixed_share = rollout_.mixed_share;
     rollout_ = Rollout{};  // the step's tensors are not needed past here
-    if (c.collapse_mixed_share <= 0) return {};
-    low_mixed_ = mixed_share < c.collapse_mixed_share ? low_mixed_ + 1 : 0;
-    if (low_mixed_ < c.collapse_patience) return {};
-    return "collapse: mixed-reward groups below " + std::to_string(c.collapse_mixed_share) + " for " +
-           std::to_string(low_mixed_) + " steps";
+    return collapse_.update(mixed_share);
   }
 
   // Sampling needs no generator state: each group's seed follows from the
   // node's seed, the step and the group (group_seed).
   void save(Json& state, ml::NamedTensors& /*tensors*/) const override {
-    state["low_mixed"] = low_mixed_;
+    state["low_mixed"] = collapse_.low;
+    state["collapse_armed"] = collapse_.armed;
     if (sft_.sampler) state["sft_sampler"] = sft_.sampler->state();
   }
 
   void restore(const Json& state, const Checkpointer& /*checkpoint*/) override {
     if (sft_.sampler && state.contains("sft_sampler")) sft_.sampler->restore(state.at("sft_sampler"));
-    low_mixed_ = state.at("low_mixed").get<int64_t>();
+    collapse_.low = state.at("low_mixed").get<int64_t>();
+    // Checkpoints from before the detector waited to be armed: armed.
+    collapse_.armed = state.value("collapse_armed", true);
   }
 
  private:
@@ -112,7 +114,7 @@ class GrpoStep : public TrainingStep {
   Logger& log_;
   const int64_t total_steps_;
   Rollout rollout_;
-  int64_t low_mixed_ = 0;
+  CollapseDetector collapse_;
   RolloutLog rollouts_;  // beside samples.txt, for mstar serve's rollout browser
 };
 
