@@ -41,7 +41,7 @@ section() {
   echo "## $title"
   echo
   # The command as run (docs/results/SWEEP.cmd when it had overrides).
-  local cmd="mstar run experiments/$file -j 1"
+  local cmd="mstar run experiments/$file -j 2"
   [ -f "$plots/$sweep.cmd" ] && cmd=$(cat "$plots/$sweep.cmd")
   echo "\`$cmd\` (sweep \`$sweep\`; wall time of each trial, cached nodes free: $(wall_time "$sweep"))."
   echo

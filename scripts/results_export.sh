@@ -5,30 +5,55 @@
 # file is committed. It is an mstar registry (SQLite, the current schema),
 # so every read-only command works on it:
 #   mstar results main --registry docs/results/registry.db ...
-# Kept: the finished runs of the studies' sweeps (below), their params,
+# Kept: the finished runs of the studies' sweeps (below) created since
+# SINCE (UTC; the studies' current campaign: a registry also holds runs of
+# earlier designs under the same sweep names), the newest run of each set of
+# params and seed (a rerun supersedes the run it repeats), their params,
 # node states, summaries, and the metric series the plots and curves use
 # (every validation point; entropy, loss, reward and response length every
 # 10th step); per-step timings and the rest are dropped. Logs, samples
 # and artifacts stay in the store.
-#   scripts/results_export.sh [SOURCE-REGISTRY] [path/to/mstar]
+# --exclude drops runs by id prefix (a run superseded by a rerun of other
+# params, e.g. under fixed code).
+# --output writes another file (tests/results_export_test.sh).
+#   scripts/results_export.sh [--since 'YYYY-MM-DD HH:MM'] [--exclude ID,ID] [--output FILE] [SOURCE-REGISTRY] [path/to/mstar]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+since="1970-01-01 00:00"
+exclude=""
+out=docs/results/registry.db
+while [ $# -gt 0 ]; do
+  case $1 in
+    --since) since=$2; shift 2 ;;
+    --exclude) exclude=$2; shift 2 ;;
+    --output) out=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
 src=${1:-${MSTAR_REGISTRY:-${MSTAR_HOME:-.mstar}/registry.db}}
 mstar=${2:-./build/mstar}
-out=docs/results/registry.db
 sweeps="tfq-grpo-evidence main training-strategy model-scaling data-scaling architecture generalization base-models quickstart_robustness"
 mkdir -p "$(dirname "$out")"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$mstar" registry copy "$src" "$tmp/registry.db" >/dev/null
-python3 - "$tmp/registry.db" $sweeps <<'PY'
-import sqlite3, sys
+python3 - "$tmp/registry.db" "$since" "$exclude" $sweeps <<'PY'
+import calendar, sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1])
 db.execute("PRAGMA foreign_keys = ON")
-keep = sys.argv[2:]
+since = calendar.timegm(time.strptime(sys.argv[2], "%Y-%m-%d %H:%M"))
+for prefix in filter(None, sys.argv[3].split(",")):
+    db.execute("DELETE FROM runs WHERE id LIKE ?", (prefix + "%",))
+keep = sys.argv[4:]
 marks = ",".join("?" * len(keep))
-db.execute(f"DELETE FROM runs WHERE status != 'done' OR sweep_id IS NULL OR sweep_id NOT IN "
-           f"(SELECT id FROM sweeps WHERE name IN ({marks}))", keep)
+db.execute(f"DELETE FROM runs WHERE status != 'done' OR created < ? OR sweep_id IS NULL OR sweep_id NOT IN "
+           f"(SELECT id FROM sweeps WHERE name IN ({marks}))", [since, *keep])
+newest = {}
+for run, sweep, seed, created in db.execute("SELECT id, sweep_id, seed, created FROM runs ORDER BY created"):
+    params = tuple(db.execute("SELECT key, value_text FROM params WHERE run_id = ? ORDER BY key", (run,)))
+    newest[(sweep, seed, params)] = run
+ids = list(newest.values())
+db.execute(f"DELETE FROM runs WHERE id NOT IN ({','.join('?' * len(ids))})", ids)
 db.execute("DELETE FROM sweeps WHERE id NOT IN (SELECT sweep_id FROM runs)")
 live = "SELECT cache_key FROM node_runs"
 db.execute(f"DELETE FROM summaries WHERE cache_key NOT IN ({live})")

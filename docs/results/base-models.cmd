@@ -1,0 +1,1 @@
+make base-models (mstar run experiments/base_models.yaml -j 2, then scripts/ship_base_model.sh; the base itself was trained in run fd09e6061812 of experiments/common/base.yaml's recipe with seed 3, which this sweep reuses from the cache)
