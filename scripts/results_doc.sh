@@ -67,7 +67,8 @@ bal=balanced_accuracy
   cat <<EOF
 # Results
 
-Made by \`scripts/results_doc.sh\` from the registry the studies ran into;
+Made by \`scripts/results_doc.sh\` from \`docs/results/registry.db\`, the committed
+export (\`scripts/results_export.sh\`) of the registry the studies ran into;
 not typed by hand (the paragraphs under each table are, and say where our
 miniature agrees or disagrees with the paper). Generated at commit $commit;
 each run records the commit its binary was built from (\`env_json\` in the
@@ -97,7 +98,7 @@ EOF
     --group-by sweep --agg mean \
     --metric "base.steps,base.val/$bal/literal/present,base.val/$bal/literal/colour,base.val/$bal/literal/layout,base.val/$bal/literal/position,tfq_base.$bal,tfq_base.literal.$bal,tfq_base.symbolic.$bal,tfq_base.implication.$bal,mcq_base.accuracy,mcq_base.majority_baseline,osq_base.mean_score" \
     -- curve --key "base.val/$bal/literal/present" --key "base.val/$bal/literal/colour" --key "base.val/$bal/literal/layout"
-  section tfq-grpo-evidence tfq_grpo_evidence.yaml "TFQ-GRPO from the literal base (issue 7's evidence)" \
+  section tfq-grpo-evidence tfq_grpo_evidence.yaml "TFQ-GRPO from the base (issue 7's evidence)" \
     --group-by sweep --agg mean,ci95 \
     --metric "grpo.val/$bal@first,grpo.val/$bal,grpo.val_gain/$bal,grpo.val_gain/$bal/symbolic,grpo.val_gain/$bal/implication,grpo.steps,grpo.train_seconds" \
     -- curve --key "grpo.val/$bal/symbolic" --key "grpo.val/$bal/implication"

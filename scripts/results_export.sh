@@ -67,6 +67,9 @@ db.execute("""DELETE FROM metrics WHERE NOT (key LIKE 'val/%' OR key LIKE 'val_g
                                          WHERE m.cache_key = metrics.cache_key AND m.key = metrics.key))))""")
 db.commit()
 db.execute("VACUUM")
+# A committed file: readers must not leave -wal/-shm files beside it or
+# rewrite its header.
+db.execute("PRAGMA journal_mode = DELETE")
 PY
 mv "$tmp/registry.db" "$out"
 "$mstar" registry check --registry "$out" >/dev/null
