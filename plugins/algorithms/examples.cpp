@@ -340,18 +340,19 @@ ml::SequenceBatch pack_rows(const std::vector<const std::vector<int64_t>*>& prom
   return seq;
 }
 
+bool scores_differ(const std::vector<double>& scores, size_t begin, size_t n) {
+  for (size_t i = begin + 1; i < begin + n; ++i)
+    if (scores[i] != scores[begin]) return true;
+  return false;
+}
+
 double trained_mixed_share(const std::vector<double>& scores, size_t n, const LevelMix& mix, int64_t batch) {
   const size_t groups = n == 0 ? 0 : scores.size() / n;
   const size_t mixed_in = std::min(groups, static_cast<size_t>(mix.rows_of(batch)));
   const size_t watched = mixed_in == groups ? groups : groups - mixed_in;
   if (watched == 0) return 0.0;
   size_t differ = 0;
-  for (size_t g = 0; g < watched; ++g)
-    for (size_t i = g * n + 1; i < (g + 1) * n; ++i)
-      if (scores[i] != scores[g * n]) {
-        ++differ;
-        break;
-      }
+  for (size_t g = 0; g < watched; ++g) differ += scores_differ(scores, g * n, n) ? 1 : 0;
   return static_cast<double>(differ) / static_cast<double>(watched);
 }
 

@@ -163,6 +163,8 @@ class BatchSampler {
 // and would make GRPO's collapse detector fire on a healthy run. All groups
 // when the mix takes the whole batch.
 double trained_mixed_share(const std::vector<double>& scores, size_t n, const LevelMix& mix, int64_t batch);
+// Whether the n scores of the group starting at `begin` differ.
+bool scores_differ(const std::vector<double>& scores, size_t begin, size_t n);
 
 // GRPO's collapse detector (`collapse_mixed_share`, `collapse_patience`):
 // a collapse is a fall, so it is armed once the share of mixed groups has

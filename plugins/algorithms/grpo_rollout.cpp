@@ -124,11 +124,7 @@ void sample_round(GrpoState& s, int64_t step, const std::vector<int64_t>& prompt
 }
 
 // Whether the rewards of the group starting at `begin` differ.
-bool mixed_group(const Sampled& x, size_t begin, size_t n) {
-  for (size_t i = begin + 1; i < begin + n; ++i)
-    if (x.scores[i] != x.scores[begin]) return true;
-  return false;
-}
+bool mixed_group(const Sampled& x, size_t begin, size_t n) { return scores_differ(x.scores, begin, n); }
 
 // The first round's reward, length and answer statistics, summed over the
 // sequences each rank sampled (`mine`) and then over ranks.
