@@ -55,6 +55,7 @@ TEST(Studies, EachStudyExpandsToItsDesign) {
       {"main.yaml", {3, 36, 24, 0}},  // 6 shared + 3 x (grpo, tfq/mcq/osq of grpo, 2 compares)
       {"generalization.yaml", {3, 39, 23, 0}},
       {"model_scaling.yaml", {9, 81, 43, 0}},  // a base per size, shared by its 3 seeds
+      {"model_scaling_steps.yaml", {6, 54, 29, 0}},  // S and M
       {"data_scaling.yaml", {15, 150, 56, 0}},  // 5 sizes x 3 seeds; one subset per size
       {"architecture.yaml", {6, 54, 29, 0}},
       {"training_strategy.yaml", {3, 48, 36, 0}},
@@ -80,8 +81,8 @@ TEST(Studies, ShareTheBaseAndTheDataThroughTheCache) {
   Sandbox sb;
   auto r = sb.run(with({"run", (kExperiments / "main.yaml").string(), "--set-sweep", "seed=1"}, tiny_overrides()));
   ASSERT_EQ(r.code(), 0) << r.err << r.out;
-  for (const char* file : {"generalization.yaml", "model_scaling.yaml", "architecture.yaml", "training_strategy.yaml",
-                           "data_scaling.yaml", "tfq_grpo_evidence.yaml"}) {
+  for (const char* file : {"generalization.yaml", "model_scaling.yaml", "model_scaling_steps.yaml", "architecture.yaml",
+                           "training_strategy.yaml", "data_scaling.yaml", "tfq_grpo_evidence.yaml"}) {
     const bool bench = std::string(file) != "tfq_grpo_evidence.yaml";
     auto d = sb.run(with({"run", (kExperiments / file).string(), "--dry-run"}, tiny_overrides(bench)));
     ASSERT_EQ(d.code(), 0) << file << "\n" << d.err << d.out;
