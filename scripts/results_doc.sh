@@ -108,7 +108,7 @@ EOF
     -- curve --key "grpo.val/$bal"
   section training-strategy training_strategy.yaml "Training strategy: TFQ-SFT, SFT then GRPO, pure GRPO" \
     --group-by sweep --agg mean,ci95 \
-    --metric "tfq_base.$bal,tfq_sft.$bal,tfq_sft_grpo.$bal,tfq_grpo.$bal,tfq_base.entropy,tfq_sft.entropy,tfq_sft_grpo.entropy,tfq_grpo.entropy" \
+    --metric "tfq_base.$bal,tfq_sft.$bal,tfq_sft_grpo.$bal,tfq_grpo.$bal,tfq_base.entropy,tfq_sft.entropy,tfq_sft_grpo.entropy,tfq_grpo.entropy,mcq_base.accuracy,mcq_sft.accuracy,mcq_sft_grpo.accuracy,mcq_grpo.accuracy,mcq_base.majority_baseline" \
     -- curve --key grpo.entropy --key sft_grpo.entropy --key sft.entropy
   section model-scaling model_scaling.yaml "Model-size scaling, compute-matched" \
     --group-by init.size --agg mean,ci95 \
@@ -120,7 +120,7 @@ EOF
     -- bar --x init.size --y "tfq_grpo.$bal"
   section data-scaling data_scaling.yaml "Data scaling" \
     --group-by subset.max_images --agg mean,ci95,count \
-    --metric "tfq_grpo.$bal,compare.delta.$bal" \
+    --metric "grpo.steps,tfq_grpo.$bal,compare.delta.$bal,compare.delta.$bal.literal,compare.delta.$bal.implication" \
     -- line --x subset.max_images --y "compare.delta.$bal" --logx
   section architecture architecture.yaml "Architecture families" \
     --group-by init.family --agg mean,ci95,count \
