@@ -122,6 +122,9 @@ EOF
     --group-by subset.max_images --agg mean,ci95,count \
     --metric "grpo.steps,tfq_grpo.$bal,compare.delta.$bal,compare.delta.$bal.literal,compare.delta.$bal.implication" \
     -- line --x subset.max_images --y "compare.delta.$bal" --logx
+  section literal-mix literal_mix.yaml "Keeping the literal level: how much of each batch" \
+    --group-by grpo.literal_mix --agg mean,ci95,count \
+    --metric "grpo.steps,tfq_grpo.$bal,compare.delta.$bal,compare.delta.$bal.literal,compare.delta.$bal.symbolic,compare.delta.$bal.implication"
   section architecture architecture.yaml "Architecture families" \
     --group-by init.family --agg mean,ci95,count \
     --metric "tfq_base.$bal,tfq_grpo.$bal,compare.delta.$bal" \

@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
 done
 src=${1:-${MSTAR_REGISTRY:-${MSTAR_HOME:-.mstar}/registry.db}}
 mstar=${2:-./build/mstar}
-sweeps="tfq-grpo-evidence main training-strategy model-scaling model-scaling-steps data-scaling architecture generalization base-models quickstart_robustness"
+sweeps="tfq-grpo-evidence main training-strategy model-scaling model-scaling-steps data-scaling literal-mix architecture generalization base-models quickstart_robustness"
 mkdir -p "$(dirname "$out")"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -57,6 +57,7 @@ TEST(Studies, EachStudyExpandsToItsDesign) {
       {"model_scaling.yaml", {9, 81, 43, 0}},  // a base per size, shared by its 3 seeds
       {"model_scaling_steps.yaml", {6, 54, 29, 0}},  // S and M
       {"data_scaling.yaml", {15, 150, 56, 0}},  // 5 sizes x 3 seeds; one subset per size
+      {"literal_mix.yaml", {6, 54, 24, 0}},     // a quarter (main's GRPO) and a half
       {"architecture.yaml", {6, 54, 29, 0}},
       {"training_strategy.yaml", {3, 48, 36, 0}},
       {"perception.yaml", {3, 9, 7, 0}},  // 3 seeds share the world
