@@ -110,14 +110,12 @@ EOF
     --group-by sweep --agg mean,ci95 \
     --metric "tfq_base.$bal,tfq_sft.$bal,tfq_sft_grpo.$bal,tfq_grpo.$bal,tfq_base.entropy,tfq_sft.entropy,tfq_sft_grpo.entropy,tfq_grpo.entropy,mcq_base.accuracy,mcq_sft.accuracy,mcq_sft_grpo.accuracy,mcq_grpo.accuracy,mcq_base.majority_baseline" \
     -- curve --key grpo.entropy --key sft_grpo.entropy --key sft.entropy
-  section model-scaling model_scaling.yaml "Model-size scaling, compute-matched" \
-    --group-by init.size --agg mean,ci95 \
-    --metric "base.steps,grpo.steps,tfq_base.$bal,tfq_grpo.$bal,compare.delta.$bal,compare.delta.$bal.literal,compare.delta.$bal.symbolic,compare.delta.$bal.implication" \
-    -- bar --x init.size --y "tfq_grpo.$bal"
-  section model-scaling-steps model_scaling_steps.yaml "Model-size scaling, step-matched" \
-    --group-by init.size --agg mean,ci95 \
-    --metric "base.steps,grpo.steps,tfq_base.$bal,tfq_grpo.$bal,compare.delta.$bal,compare.delta.$bal.literal,compare.delta.$bal.symbolic,compare.delta.$bal.implication" \
-    -- bar --x init.size --y "tfq_grpo.$bal"
+  # The two model-scaling designs share one table shape.
+  scaling=(--group-by init.size --agg mean,ci95
+    --metric "base.steps,grpo.steps,tfq_base.$bal,tfq_grpo.$bal,compare.delta.$bal,compare.delta.$bal.literal,compare.delta.$bal.symbolic,compare.delta.$bal.implication"
+    -- bar --x init.size --y "tfq_grpo.$bal")
+  section model-scaling model_scaling.yaml "Model-size scaling, compute-matched" "${scaling[@]}"
+  section model-scaling-steps model_scaling_steps.yaml "Model-size scaling, step-matched" "${scaling[@]}"
   section data-scaling data_scaling.yaml "Data scaling" \
     --group-by subset.max_images --agg mean,ci95,count \
     --metric "grpo.steps,tfq_grpo.$bal,compare.delta.$bal,compare.delta.$bal.literal,compare.delta.$bal.implication" \
