@@ -2,6 +2,7 @@
 // not for use outside host/src/config.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -97,6 +98,25 @@ void unknown_keys(const Json& obj, const std::vector<std::string>& known, const 
                   const std::string& what, const LocMap& locs, Diagnostics& diag, bool allow_x = false);
 // Seconds from 600, "90s", "10m", "2h"; nullopt when it is none of those.
 std::optional<double> parse_duration(const Json& v);
+
+// --- the document (experiment_doc.cpp) ---------------------------------------
+// An experiment file with its includes merged, in file order, and the
+// location of every value by JSON pointer.
+struct Doc {
+  OJson value = OJson::object();
+  LocMap locs;
+};
+// Reads `path` and, depth first, the files it includes (deep merge: maps key
+// by key, anything else replaced, null deletes; `sweep` replaced whole).
+// `chain` is the include stack (for cycles), `sources` collects every file
+// read; problems go to `diag`, located at `from` when the file itself is
+// missing.
+Doc load_doc(const std::filesystem::path& path, const SourceLoc& from, std::vector<std::filesystem::path>& chain,
+             std::vector<std::filesystem::path>& sources, Diagnostics& diag);
+// Applies one override ("node.param=V", "+node.param=V", "~node.param",
+// "node.plugin=K/N", "seed=N") to the merged document; problems go to `diag`.
+// The dotted key of an applied override is appended to `keys`.
+void apply_override(Doc& doc, const std::string& text, Diagnostics& diag, std::vector<std::string>& keys);
 
 // --- cluster launchers (cluster.cpp) -----------------------------------------
 // The cluster keys of a node's `resources:` (mem, partition, account, qos,
